@@ -1,0 +1,747 @@
+/*
+ * cuckoo.c
+ *		Collisionless embedding table; layout and locking rules in cuckoo.h.
+ */
+#include "cuckoo.h"
+
+#include <string.h>
+
+#include "sketch.h"
+
+/* Breadth-first search for a free slot visits at most this many buckets. */
+#define CK_BFS_MAX_NODES 512
+#define CK_BFS_MAX_DEPTH 5
+/* Least-recently-seen eviction compares this many candidate entries. */
+#define CK_EVICT_SAMPLE 8
+/* The sketch halves after this many sightings per counter of a row. */
+#define CK_SKETCH_AGING 8
+
+typedef struct CuckooBucket
+{
+	uint16_t	tag[CK_SLOTS];
+	uint32_t	ref[CK_SLOTS];
+} CuckooBucket;
+
+/* A 64-bit finalizer (from MurmurHash3's fmix64 constants): spreads any key. */
+uint64_t
+ck_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Defaults that suit an embedding table of value_size bytes an entry. */
+void
+ck_default_config(CuckooConfig *config, uint32_t value_size)
+{
+	memset(config, 0, sizeof(*config));
+	config->value_size = value_size;
+	config->n_stripes = 64;
+	config->initial_bucket_log2 = 6;
+	config->chunk_log2 = 10;
+	config->admission.min_count = 1;
+	config->admission.probability = 1.0;
+	config->admission.seed = 0;
+	config->admission.sketch_width_log2 = 16;
+}
+
+static inline uint16_t
+key_tag(uint64_t hash)
+{
+	return (uint16_t) (hash >> 48);
+}
+
+static inline uint64_t
+bucket_mask(const CuckooTable *t)
+{
+	return ((uint64_t) 1 << t->bucket_log2) - 1;
+}
+
+/* The other bucket a key may live in; alt_bucket(alt_bucket(b)) == b. */
+static inline uint64_t
+alt_bucket(uint64_t bucket, uint16_t tag, uint64_t mask)
+{
+	return (bucket ^ (((uint64_t) tag + 1) * 0xc6a4a7935bd1e995ull)) & mask;
+}
+
+static inline CuckooBucket *
+buckets_of(const CuckooTable *t, const CoreEnv *env)
+{
+	return (CuckooBucket *) env->address(env->mem_ctx, t->buckets);
+}
+
+/* Address of the entry named by a 1-based reference. */
+static inline CuckooEntry *
+entry_at(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
+{
+	const MemHandle *dir = env->address(env->mem_ctx, t->chunk_dir);
+	uint32_t	i = ref - 1;
+	char	   *chunk = env->address(env->mem_ctx, dir[i >> t->config.chunk_log2]);
+
+	return (CuckooEntry *) (chunk + (size_t) (i & ((1u << t->config.chunk_log2) - 1)) * t->entry_size);
+}
+
+static inline uint32_t
+slot_ref(const CuckooBucket *b, int slot)
+{
+	return __atomic_load_n(&b->ref[slot], __ATOMIC_ACQUIRE);
+}
+
+/* Publishes a filled entry in an empty slot: tag first, reference last. */
+static inline void
+slot_set(CuckooBucket *b, int slot, uint16_t tag, uint32_t ref)
+{
+	__atomic_store_n(&b->tag[slot], tag, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->ref[slot], ref, __ATOMIC_RELEASE);
+}
+
+static MemHandle
+table_alloc(CuckooTable *t, const CoreEnv *env, size_t size)
+{
+	MemHandle	h = env->alloc(env->mem_ctx, size);
+
+	if (h != 0)
+		__atomic_add_fetch(&t->bytes, size, __ATOMIC_RELAXED);
+	return h;
+}
+
+static void
+table_free(CuckooTable *t, const CoreEnv *env, MemHandle h, size_t size)
+{
+	if (h == 0)
+		return;
+	env->free(env->mem_ctx, h);
+	__atomic_sub_fetch(&t->bytes, size, __ATOMIC_RELAXED);
+}
+
+static size_t
+index_bytes(uint32_t bucket_log2)
+{
+	return ((size_t) 1 << bucket_log2) * sizeof(CuckooBucket);
+}
+
+static size_t
+chunk_bytes(const CuckooTable *t)
+{
+	return ((size_t) 1 << t->config.chunk_log2) * t->entry_size;
+}
+
+/* Sets up an empty table; false when the memory cap leaves no room. */
+bool
+ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
+{
+	memset(t, 0, sizeof(*t));
+	t->config = *config;
+	t->entry_size = (uint32_t) ((sizeof(CuckooEntry) + config->value_size + 7) & ~(size_t) 7);
+	t->bucket_log2 = config->initial_bucket_log2;
+	t->next_fresh = 1;
+
+	t->buckets = table_alloc(t, env, index_bytes(t->bucket_log2));
+	t->chunk_dir_cap = 16;
+	t->chunk_dir = table_alloc(t, env, t->chunk_dir_cap * sizeof(MemHandle));
+	if (config->admission.min_count > 1)
+		t->sketch = table_alloc(t, env, sketch_bytes(config->admission.sketch_width_log2));
+	if (t->buckets == 0 || t->chunk_dir == 0 ||
+		(config->admission.min_count > 1 && t->sketch == 0))
+	{
+		ck_destroy(t, env);
+		return false;
+	}
+	return true;
+}
+
+/* Frees everything the table allocated. */
+void
+ck_destroy(CuckooTable *t, const CoreEnv *env)
+{
+	if (t->chunk_dir != 0)
+	{
+		MemHandle  *dir = env->address(env->mem_ctx, t->chunk_dir);
+
+		for (uint32_t c = 0; c < t->n_chunks; c++)
+			table_free(t, env, dir[c], chunk_bytes(t));
+	}
+	table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
+	table_free(t, env, t->buckets, index_bytes(t->bucket_log2));
+	table_free(t, env, t->sketch, sketch_bytes(t->config.admission.sketch_width_log2));
+	t->buckets = t->chunk_dir = t->sketch = 0;
+	t->n_chunks = 0;
+	t->live = 0;
+}
+
+/* Slot of key in bucket b, or -1. */
+static inline int
+bucket_find(const CuckooTable *t, const CoreEnv *env, const CuckooBucket *b,
+			uint16_t tag, uint64_t key)
+{
+	for (int s = 0; s < CK_SLOTS; s++)
+	{
+		uint32_t	ref;
+
+		if (__atomic_load_n(&b->tag[s], __ATOMIC_RELAXED) != tag)
+			continue;
+		ref = slot_ref(b, s);
+		if (ref != 0 && entry_at(t, env, ref)->key == key)
+			return s;
+	}
+	return -1;
+}
+
+static inline int
+bucket_free_slot(const CuckooBucket *b)
+{
+	for (int s = 0; s < CK_SLOTS; s++)
+		if (b->ref[s] == 0)
+			return s;
+	return -1;
+}
+
+/* Finds a key's entry; NULL when absent. */
+CuckooEntry *
+ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
+{
+	uint64_t	h = ck_mix64(key);
+	uint64_t	mask = bucket_mask(t);
+	uint16_t	tag = key_tag(h);
+	uint64_t	b1 = h & mask;
+	CuckooBucket *buckets = buckets_of(t, env);
+	int			s;
+
+	s = bucket_find(t, env, &buckets[b1], tag, key);
+	if (s >= 0)
+		return entry_at(t, env, buckets[b1].ref[s]);
+	b1 = alt_bucket(b1, tag, mask);
+	s = bucket_find(t, env, &buckets[b1], tag, key);
+	if (s >= 0)
+		return entry_at(t, env, buckets[b1].ref[s]);
+	return NULL;
+}
+
+/* Records a sighting of an entry: it is fresh, counted and due for sync. */
+void
+ck_touch(CuckooEntry *entry, uint32_t now)
+{
+	uint32_t	meta = __atomic_load_n(&entry->meta, __ATOMIC_RELAXED);
+	uint32_t	count = meta & CK_META_COUNT;
+
+	if (count < CK_META_COUNT)
+		count++;
+	__atomic_store_n(&entry->last_seen, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&entry->meta, (meta & CK_META_LIVE) | CK_META_TOUCHED | count,
+					 __ATOMIC_RELAXED);
+}
+
+/* Whether this sighting of an unknown key earns it an entry. */
+static bool
+admission_passes(CuckooTable *t, const CoreEnv *env, uint64_t hash)
+{
+	const CuckooAdmission *adm = &t->config.admission;
+
+	if (adm->min_count > 1)
+	{
+		uint16_t   *counters = env->address(env->mem_ctx, t->sketch);
+		uint64_t	n = __atomic_add_fetch(&t->sketch_increments, 1, __ATOMIC_RELAXED);
+
+		if (n % ((uint64_t) CK_SKETCH_AGING << adm->sketch_width_log2) == 0)
+			sketch_halve(counters, adm->sketch_width_log2);
+		if (sketch_add(counters, adm->sketch_width_log2, hash) < adm->min_count)
+			return false;
+	}
+	if (adm->probability < 1.0)
+	{
+		uint64_t	draw = __atomic_fetch_add(&t->admission_draws, 1, __ATOMIC_RELAXED);
+		double		u = (double) (ck_mix64(adm->seed ^ ck_mix64(draw)) >> 11) * 0x1.0p-53;
+
+		if (u >= adm->probability)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Fills a freshly allocated entry, not yet visible to anyone.  It is marked
+ * live only once it has a slot, so that an index rebuild meanwhile skips it.
+ */
+static void
+entry_fill(CuckooTable *t, CuckooEntry *e, uint64_t key, uint32_t now,
+		   const CuckooValueInit *init)
+{
+	e->key = key;
+	e->last_seen = now;
+	e->meta = CK_META_TOUCHED | 1;
+	memset(CK_VALUE(e), 0, t->entry_size - sizeof(CuckooEntry));
+	if (init != NULL && init->fn != NULL)
+		init->fn(init->arg, key, CK_VALUE(e));
+}
+
+/* Pops a reference from the free list or the current chunk; 0 if neither has one. */
+static uint32_t
+arena_take(CuckooTable *t, const CoreEnv *env)
+{
+	uint32_t	ref = t->free_head;
+
+	if (ref != 0)
+	{
+		t->free_head = (uint32_t) entry_at(t, env, ref)->key;
+		return ref;
+	}
+	if (t->next_fresh <= ((uint64_t) t->n_chunks << t->config.chunk_log2))
+		return t->next_fresh++;
+	return 0;
+}
+
+static void
+arena_put(CuckooTable *t, const CoreEnv *env, uint32_t ref)
+{
+	CuckooEntry *e = entry_at(t, env, ref);
+
+	e->meta = 0;
+	e->key = t->free_head;
+	t->free_head = ref;
+}
+
+/* Adds one chunk to the arena; table lock exclusive. */
+static bool
+arena_grow(CuckooTable *t, const CoreEnv *env)
+{
+	MemHandle	chunk;
+	MemHandle  *dir;
+
+	if ((((uint64_t) t->n_chunks + 1) << t->config.chunk_log2) >= UINT32_MAX)
+		return false;
+	if (t->n_chunks == t->chunk_dir_cap)
+	{
+		MemHandle	bigger = table_alloc(t, env, 2 * t->chunk_dir_cap * sizeof(MemHandle));
+
+		if (bigger == 0)
+			return false;
+		memcpy(env->address(env->mem_ctx, bigger), env->address(env->mem_ctx, t->chunk_dir),
+			   t->chunk_dir_cap * sizeof(MemHandle));
+		table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
+		t->chunk_dir = bigger;
+		t->chunk_dir_cap *= 2;
+	}
+	chunk = table_alloc(t, env, chunk_bytes(t));
+	if (chunk == 0)
+		return false;
+	dir = env->address(env->mem_ctx, t->chunk_dir);
+	dir[t->n_chunks++] = chunk;
+	return true;
+}
+
+static inline void
+lock_pair(const CoreEnv *env, uint32_t a, uint32_t b)
+{
+	uint32_t	lo = a < b ? a : b;
+	uint32_t	hi = a < b ? b : a;
+
+	env->lock(env->lock_ctx, CK_LOCK_STRIPE0 + lo, true);
+	if (hi != lo)
+		env->lock(env->lock_ctx, CK_LOCK_STRIPE0 + hi, true);
+}
+
+static inline void
+unlock_pair(const CoreEnv *env, uint32_t a, uint32_t b)
+{
+	env->unlock(env->lock_ctx, CK_LOCK_STRIPE0 + a);
+	if (a != b)
+		env->unlock(env->lock_ctx, CK_LOCK_STRIPE0 + b);
+}
+
+/*
+ * Finds a key or, if the admission filters let it in, gives it an entry in an
+ * empty slot of one of its buckets.  Table lock held shared.  Anything more
+ * (displacement, growth, a new chunk, eviction) is left to
+ * ck_insert_exclusive, signalled by CK_NEED_EXCLUSIVE.
+ */
+CuckooResult
+ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
+				 const CuckooValueInit *init, CuckooEntry **entry)
+{
+	uint64_t	h = ck_mix64(key);
+	uint64_t	mask = bucket_mask(t);
+	uint16_t	tag = key_tag(h);
+	uint64_t	b1 = h & mask;
+	uint64_t	b2 = alt_bucket(b1, tag, mask);
+	uint32_t	st1 = (uint32_t) (b1 & (t->config.n_stripes - 1));
+	uint32_t	st2 = (uint32_t) (b2 & (t->config.n_stripes - 1));
+	CuckooBucket *buckets = buckets_of(t, env);
+	CuckooBucket *target;
+	uint32_t	ref;
+	int			s;
+
+	*entry = ck_find(t, env, key);
+	if (*entry != NULL)
+		return CK_FOUND;
+	if (!admission_passes(t, env, h))
+		return CK_FILTERED;
+
+	lock_pair(env, st1, st2);
+	/* Another inserter may have added it since the lock-free look. */
+	*entry = ck_find(t, env, key);
+	if (*entry != NULL)
+	{
+		unlock_pair(env, st1, st2);
+		return CK_FOUND;
+	}
+	target = &buckets[b1];
+	s = bucket_free_slot(target);
+	if (s < 0)
+	{
+		target = &buckets[b2];
+		s = bucket_free_slot(target);
+	}
+	if (s < 0)
+	{
+		unlock_pair(env, st1, st2);
+		return CK_NEED_EXCLUSIVE;
+	}
+	env->lock(env->lock_ctx, CK_LOCK_ARENA, true);
+	ref = arena_take(t, env);
+	env->unlock(env->lock_ctx, CK_LOCK_ARENA);
+	if (ref == 0)
+	{
+		unlock_pair(env, st1, st2);
+		return CK_NEED_EXCLUSIVE;
+	}
+	*entry = entry_at(t, env, ref);
+	entry_fill(t, *entry, key, now, init);
+	(*entry)->meta |= CK_META_LIVE;
+	slot_set(target, s, tag, ref);
+	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
+	unlock_pair(env, st1, st2);
+	return CK_INSERTED;
+}
+
+typedef struct BfsNode
+{
+	uint64_t	bucket;
+	int32_t		parent;			/* index of the node whose slot leads here */
+	int8_t		slot;			/* slot in the parent's bucket */
+	int8_t		depth;
+} BfsNode;
+
+/*
+ * Makes a slot free in bucket b1 or b2 by moving entries along the shortest
+ * cuckoo path found breadth-first; returns the bucket's address and sets
+ * *slot, or NULL when no path short enough exists.  Table lock exclusive.
+ */
+static CuckooBucket *
+cuckoo_make_room(CuckooBucket *buckets, uint64_t mask,
+				 uint64_t b1, uint64_t b2, int *slot)
+{
+	BfsNode		queue[CK_BFS_MAX_NODES];
+	int			head = 0,
+				tail = 0;
+
+	queue[tail++] = (BfsNode) {b1, -1, -1, 0};
+	queue[tail++] = (BfsNode) {b2, -1, -1, 0};
+	while (head < tail)
+	{
+		BfsNode		node = queue[head];
+		int			node_index = head++;
+
+		for (int s = 0; s < CK_SLOTS; s++)
+		{
+			uint64_t	child = alt_bucket(node.bucket, buckets[node.bucket].tag[s], mask);
+			int			free_slot = bucket_free_slot(&buckets[child]);
+
+			if (free_slot >= 0)
+			{
+				/* Walk back to the root, moving each occupant one step on. */
+				int			from_index = node_index;
+				int			from_slot = s;
+				uint64_t	to = child;
+				int			to_slot = free_slot;
+
+				for (;;)
+				{
+					CuckooBucket *src = &buckets[queue[from_index].bucket];
+
+					slot_set(&buckets[to], to_slot, src->tag[from_slot], src->ref[from_slot]);
+					__atomic_store_n(&src->ref[from_slot], 0, __ATOMIC_RELEASE);
+					if (queue[from_index].parent < 0)
+					{
+						*slot = from_slot;
+						return src;
+					}
+					to = queue[from_index].bucket;
+					to_slot = from_slot;
+					from_slot = queue[from_index].slot;
+					from_index = queue[from_index].parent;
+				}
+			}
+			if (node.depth + 1 < CK_BFS_MAX_DEPTH && tail < CK_BFS_MAX_NODES)
+				queue[tail++] = (BfsNode) {child, node_index, (int8_t) s, (int8_t) (node.depth + 1)};
+		}
+	}
+	return NULL;
+}
+
+/* Places a reference in its key's buckets, moving others if needed. */
+static bool
+index_place(CuckooTable *t, CuckooBucket *buckets, uint64_t key, uint32_t ref)
+{
+	uint64_t	h = ck_mix64(key);
+	uint64_t	mask = bucket_mask(t);
+	uint16_t	tag = key_tag(h);
+	uint64_t	b1 = h & mask;
+	uint64_t	b2 = alt_bucket(b1, tag, mask);
+	CuckooBucket *target = &buckets[b1];
+	int			s = bucket_free_slot(target);
+
+	if (s < 0)
+	{
+		target = &buckets[b2];
+		s = bucket_free_slot(target);
+	}
+	if (s < 0)
+		target = cuckoo_make_room(buckets, mask, b1, b2, &s);
+	if (target == NULL)
+		return false;
+	slot_set(target, s, tag, ref);
+	return true;
+}
+
+/*
+ * Rebuilds the index at twice the size from the arena, which holds every live
+ * key; doubles again in the unlikely case a key finds no place.  Table lock
+ * exclusive.  False when the memory cap forbids the new index.
+ */
+static bool
+index_grow(CuckooTable *t, const CoreEnv *env)
+{
+	uint32_t	old_log2 = t->bucket_log2;
+	MemHandle	old = t->buckets;
+
+	for (uint32_t log2 = old_log2 + 1; log2 < 32; log2++)
+	{
+		MemHandle	fresh = table_alloc(t, env, index_bytes(log2));
+		CuckooBucket *buckets;
+		bool		ok = true;
+
+		if (fresh == 0)
+			break;
+		buckets = env->address(env->mem_ctx, fresh);
+		t->bucket_log2 = log2;
+		for (uint32_t ref = 1; ref < t->next_fresh && ok; ref++)
+		{
+			CuckooEntry *e = entry_at(t, env, ref);
+
+			if (e->meta & CK_META_LIVE)
+				ok = index_place(t, buckets, e->key, ref);
+		}
+		if (ok)
+		{
+			table_free(t, env, old, index_bytes(old_log2));
+			t->buckets = fresh;
+			return true;
+		}
+		table_free(t, env, fresh, index_bytes(log2));
+	}
+	t->bucket_log2 = old_log2;
+	return false;
+}
+
+/* Removes the entry in a slot and returns its reference to the arena. */
+static void
+slot_remove(CuckooTable *t, const CoreEnv *env, CuckooBucket *b, int slot)
+{
+	uint32_t	ref = b->ref[slot];
+
+	__atomic_store_n(&b->ref[slot], 0, __ATOMIC_RELEASE);
+	arena_put(t, env, ref);
+	__atomic_sub_fetch(&t->live, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Evicts the least recently seen of a sample of entries: the occupants of the
+ * key's own buckets, which also frees a slot where the key can go, or, when
+ * those are empty, the first occupied slots found from there on.  Sampled LRU
+ * costs O(1) where an exact LRU list would cost a shared write per lookup.
+ */
+static void
+evict_one(CuckooTable *t, const CoreEnv *env, CuckooBucket *buckets,
+		  uint64_t b1, uint64_t b2)
+{
+	uint64_t	mask = bucket_mask(t);
+	CuckooBucket *victim_bucket = NULL;
+	int			victim_slot = -1;
+	uint32_t	oldest = UINT32_MAX;
+	int			seen = 0;
+	uint64_t	scan[2] = {b1, b2};
+
+	for (uint64_t i = 0; i <= mask + 2 && seen < CK_EVICT_SAMPLE; i++)
+	{
+		uint64_t	b = i < 2 ? scan[i] : (b1 + i - 1) & mask;
+
+		for (int s = 0; s < CK_SLOTS; s++)
+		{
+			uint32_t	ref = buckets[b].ref[s];
+			uint32_t	last_seen;
+
+			if (ref == 0)
+				continue;
+			seen++;
+			last_seen = entry_at(t, env, ref)->last_seen;
+			if (victim_bucket == NULL || last_seen < oldest)
+			{
+				oldest = last_seen;
+				victim_bucket = &buckets[b];
+				victim_slot = s;
+			}
+		}
+		/* The key's own buckets are a full sample when they are both full. */
+		if (i == 1 && seen == 2 * CK_SLOTS)
+			break;
+	}
+	if (victim_bucket != NULL)
+	{
+		slot_remove(t, env, victim_bucket, victim_slot);
+		__atomic_add_fetch(&t->evicted, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * Gives an admitted key an entry, making room by displacement, growth or,
+ * at the memory cap, eviction of the least recently seen.  Table lock
+ * exclusive.  CK_NO_MEMORY only when the table holds nothing to evict and
+ * the cap allows not even one chunk.
+ */
+CuckooResult
+ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
+					const CuckooValueInit *init, CuckooEntry **entry)
+{
+	uint64_t	h = ck_mix64(key);
+	uint16_t	tag = key_tag(h);
+	uint32_t	ref;
+
+	*entry = ck_find(t, env, key);
+	if (*entry != NULL)
+		return CK_FOUND;
+
+	ref = arena_take(t, env);
+	if (ref == 0 && arena_grow(t, env))
+		ref = arena_take(t, env);
+	if (ref == 0)
+	{
+		uint64_t	b1 = h & bucket_mask(t);
+
+		evict_one(t, env, buckets_of(t, env), b1, alt_bucket(b1, tag, bucket_mask(t)));
+		ref = arena_take(t, env);
+		if (ref == 0)
+			return CK_NO_MEMORY;
+	}
+	*entry = entry_at(t, env, ref);
+	entry_fill(t, *entry, key, now, init);
+
+	while (!index_place(t, buckets_of(t, env), key, ref))
+	{
+		if (!index_grow(t, env))
+		{
+			uint64_t	mask = bucket_mask(t);
+			uint64_t	b1 = h & mask;
+
+			evict_one(t, env, buckets_of(t, env), b1, alt_bucket(b1, tag, mask));
+		}
+	}
+	(*entry)->meta |= CK_META_LIVE;
+	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
+	return CK_INSERTED;
+}
+
+/* Slot holding key in b1 or b2; sets *bucket. */
+static int
+find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket **bucket)
+{
+	uint64_t	h = ck_mix64(key);
+	uint64_t	mask = bucket_mask(t);
+	uint16_t	tag = key_tag(h);
+	uint64_t	b = h & mask;
+	CuckooBucket *buckets = buckets_of(t, env);
+	int			s = bucket_find(t, env, &buckets[b], tag, key);
+
+	if (s < 0)
+	{
+		b = alt_bucket(b, tag, mask);
+		s = bucket_find(t, env, &buckets[b], tag, key);
+	}
+	*bucket = &buckets[b];
+	return s;
+}
+
+/* Removes a key; false if it had no entry.  Table lock exclusive. */
+bool
+ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key)
+{
+	CuckooBucket *b;
+	int			s = find_slot(t, env, key, &b);
+
+	if (s < 0)
+		return false;
+	slot_remove(t, env, b, s);
+	return true;
+}
+
+/* Removes every entry last seen before cutoff; table lock exclusive. */
+uint64_t
+ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff)
+{
+	uint64_t	removed = 0;
+
+	for (uint32_t ref = 1; ref < t->next_fresh; ref++)
+	{
+		CuckooEntry *e = entry_at(t, env, ref);
+
+		if ((e->meta & CK_META_LIVE) && e->last_seen < cutoff)
+		{
+			CuckooBucket *b;
+			int			s = find_slot(t, env, e->key, &b);
+
+			if (s >= 0)
+			{
+				slot_remove(t, env, b, s);
+				removed++;
+			}
+		}
+	}
+	return removed;
+}
+
+/* Calls visit on each live entry; with touched_only, on touched ones, clearing the mark. */
+static uint64_t
+visit_entries(const CuckooTable *t, const CoreEnv *env, bool touched_only,
+			  CuckooVisit visit, void *arg)
+{
+	uint64_t	n = 0;
+
+	for (uint32_t ref = 1; ref < t->next_fresh; ref++)
+	{
+		CuckooEntry *e = entry_at(t, env, ref);
+		uint32_t	meta = __atomic_load_n(&e->meta, __ATOMIC_RELAXED);
+
+		if (!(meta & CK_META_LIVE) || (touched_only && !(meta & CK_META_TOUCHED)))
+			continue;
+		visit(arg, e);
+		if (touched_only)
+			__atomic_store_n(&e->meta, meta & ~CK_META_TOUCHED, __ATOMIC_RELAXED);
+		n++;
+	}
+	return n;
+}
+
+uint64_t
+ck_drain_touched(CuckooTable *t, const CoreEnv *env, CuckooVisit visit, void *arg)
+{
+	return visit_entries(t, env, true, visit, arg);
+}
+
+uint64_t
+ck_scan(const CuckooTable *t, const CoreEnv *env, CuckooVisit visit, void *arg)
+{
+	return visit_entries(t, env, false, visit, arg);
+}

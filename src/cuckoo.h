@@ -1,0 +1,146 @@
+/*
+ * cuckoo.h
+ *		Collisionless embedding table: a bucketized cuckoo hash map from 64-bit
+ *		feature keys to fixed-size entries, with admission filters, expiry and
+ *		least-recently-seen eviction under a memory cap.
+ *
+ * Layout.  Entries live in an arena of equal-sized chunks and are named by a
+ * 32-bit reference (1-based; 0 means "no entry").  The index is an array of
+ * buckets of CK_SLOTS slots; a slot holds a 16-bit tag of the key's hash and
+ * the entry reference, so the index costs 6 bytes a slot and a lookup touches
+ * one bucket, rarely two, then the entry itself to confirm the full key.  A
+ * key may sit in its primary bucket or in the alternate bucket derived from
+ * the primary and the tag (partial-key cuckoo hashing), so entries can be
+ * moved along eviction paths without reading them.
+ *
+ * Locking rules (lock ids as in CK_LOCK_*):
+ *	- CK_LOCK_TABLE shared: lookups, in-place updates of entry values, and the
+ *	  fast insert into an empty slot.  Nothing moves or frees an entry while
+ *	  anyone holds it shared, so an entry pointer found under it stays valid
+ *	  until it is released.
+ *	- CK_LOCK_TABLE exclusive: everything that moves, removes or reallocates:
+ *	  cuckoo displacement, index growth, new arena chunks, eviction, expiry,
+ *	  draining touched keys, destruction.
+ *	- CK_LOCK_STRIPE0 + (bucket % n_stripes) exclusive, under the shared table
+ *	  lock: fast inserters lock the stripes of both candidate buckets (lower
+ *	  number first) so that two of them never fill one slot or add one key
+ *	  twice.  Readers take no stripe lock: an inserter fills the entry first
+ *	  and publishes its reference last (release/acquire).
+ *	- CK_LOCK_ARENA, innermost: the free list and the arena's bump pointer.
+ *	Values themselves are updated without locks (Hogwild): two training steps
+ *	may race on a float, never on which key an entry belongs to.
+ */
+#ifndef MONOLITH_CUCKOO_H
+#define MONOLITH_CUCKOO_H
+
+#include "env.h"
+
+#define CK_SLOTS 4
+
+#define CK_LOCK_TABLE 0
+#define CK_LOCK_ARENA 1
+#define CK_LOCK_STRIPE0 2
+
+/* Entry header; the value (value_size bytes, 8-byte aligned) follows it. */
+typedef struct CuckooEntry
+{
+	uint64_t	key;
+	uint32_t	last_seen;		/* caller's clock, e.g. Unix seconds */
+	uint32_t	meta;			/* CK_META_* flags and occurrence count */
+} CuckooEntry;
+
+#define CK_META_LIVE	 0x80000000u
+#define CK_META_TOUCHED  0x40000000u
+#define CK_META_COUNT	 0x3fffffffu
+
+#define CK_VALUE(entry) ((void *) ((char *) (entry) + sizeof(CuckooEntry)))
+
+/* How a table decides to give a never-seen key an entry. */
+typedef struct CuckooAdmission
+{
+	uint32_t	min_count;		/* sightings before admission; 1 = at once */
+	double		probability;	/* chance a sighting admits; 1 = always */
+	uint64_t	seed;			/* for the probabilistic filter's draws */
+	uint32_t	sketch_width_log2;	/* counters per sketch row, as a power of 2 */
+} CuckooAdmission;
+
+typedef struct CuckooConfig
+{
+	uint32_t	value_size;		/* bytes of payload per entry */
+	uint32_t	n_stripes;		/* power of two; the caller provides the locks */
+	uint32_t	initial_bucket_log2;
+	uint32_t	chunk_log2;		/* entries per arena chunk, as a power of 2 */
+	CuckooAdmission admission;
+} CuckooConfig;
+
+/* Fills a new entry's value before the entry becomes visible. */
+typedef struct CuckooValueInit
+{
+	void		(*fn) (const void *arg, uint64_t key, void *value);
+	const void *arg;
+} CuckooValueInit;
+
+/* The table's shared state: plain data and handles, no pointers. */
+typedef struct CuckooTable
+{
+	CuckooConfig config;
+	uint32_t	entry_size;
+
+	MemHandle	buckets;
+	uint32_t	bucket_log2;
+
+	MemHandle	chunk_dir;		/* MemHandle[chunk_dir_cap] */
+	uint32_t	chunk_dir_cap;
+	uint32_t	n_chunks;
+	uint32_t	next_fresh;		/* first never-used reference */
+	uint32_t	free_head;		/* free list through CuckooEntry.key */
+
+	MemHandle	sketch;			/* uint16_t[4][width], or 0 */
+	uint64_t	sketch_increments;	/* atomic; halves the sketch periodically */
+	uint64_t	admission_draws;	/* atomic; probabilistic filter's counter */
+
+	uint64_t	live;			/* atomic: entries in the table */
+	uint64_t	bytes;			/* atomic: bytes allocated by the table */
+	uint64_t	evicted;		/* atomic: entries removed for lack of room */
+} CuckooTable;
+
+typedef enum CuckooResult
+{
+	CK_FOUND,					/* the key already had an entry */
+	CK_INSERTED,				/* a new entry was made */
+	CK_FILTERED,				/* the key is not admitted (yet) */
+	CK_NEED_EXCLUSIVE,			/* admitted, but inserting needs the table
+								 * lock exclusive: call ck_insert_exclusive */
+	CK_NO_MEMORY				/* not even one entry fits under the cap */
+} CuckooResult;
+
+extern bool ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config);
+extern void ck_destroy(CuckooTable *t, const CoreEnv *env);
+
+/* Table lock held shared or exclusive. */
+extern CuckooEntry *ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key);
+extern CuckooResult ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key,
+									 uint32_t now, const CuckooValueInit *init,
+									 CuckooEntry **entry);
+extern void ck_touch(CuckooEntry *entry, uint32_t now);
+
+/* Table lock held exclusive. */
+extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key,
+										uint32_t now, const CuckooValueInit *init,
+										CuckooEntry **entry);
+extern bool ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key);
+extern uint64_t ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff);
+
+/* Visits touched entries and clears their mark; table lock held exclusive. */
+typedef void (*CuckooVisit) (void *arg, const CuckooEntry *entry);
+extern uint64_t ck_drain_touched(CuckooTable *t, const CoreEnv *env,
+								 CuckooVisit visit, void *arg);
+
+/* Visits every live entry; table lock held shared or exclusive. */
+extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
+						CuckooVisit visit, void *arg);
+
+extern void ck_default_config(CuckooConfig *config, uint32_t value_size);
+extern uint64_t ck_mix64(uint64_t x);
+
+#endif							/* MONOLITH_CUCKOO_H */

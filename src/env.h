@@ -1,0 +1,36 @@
+/*
+ * env.h
+ *		How the plain-C core reaches memory and locks.
+ *
+ * The core never includes PostgreSQL headers.  Whoever owns the memory (a
+ * PostgreSQL DSA area, or malloc in the unit tests and benchmarks) hands the
+ * core a CoreEnv: allocations are named by 64-bit handles, never by raw
+ * pointers, so structures that live in shared memory stay valid in every
+ * process that maps them at a different address.
+ */
+#ifndef MONOLITH_ENV_H
+#define MONOLITH_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A handle to an allocation; 0 is never a valid allocation. */
+typedef uint64_t MemHandle;
+
+typedef struct CoreEnv
+{
+	void	   *mem_ctx;
+	/* Zeroed memory of size bytes, or 0 when the memory cap forbids it. */
+	MemHandle	(*alloc) (void *mem_ctx, size_t size);
+	void		(*free) (void *mem_ctx, MemHandle handle);
+	/* This process's address of an allocation. */
+	void	   *(*address) (void *mem_ctx, MemHandle handle);
+
+	void	   *lock_ctx;
+	/* Locks are numbered per object; see the lock ids in cuckoo.h. */
+	void		(*lock) (void *lock_ctx, uint32_t lock_id, bool exclusive);
+	void		(*unlock) (void *lock_ctx, uint32_t lock_id);
+} CoreEnv;
+
+#endif							/* MONOLITH_ENV_H */
