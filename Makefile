@@ -1,0 +1,43 @@
+EXTENSION = monolith
+EXTVERSION = 0.1.0
+
+MODULE_big = monolith
+CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/model.o src/metrics.o
+GLUE_OBJS = src/monolith.o src/shmem.o src/catalog.o src/features.o src/sql_train.o src/sql_metrics.o
+OBJS = $(CORE_OBJS) $(GLUE_OBJS)
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+PGFILEDESC = "monolith - online recommendation models in shared memory"
+
+REGRESS = create_model train_score expire models_view auc errors
+REGRESS_OPTS = --temp-config=$(srcdir)/test/monolith.conf --temp-instance=./tmp_check --inputdir=$(srcdir)
+TAP_TESTS = 1
+
+PG_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-clobbered -Wno-cast-function-type
+SHLIB_LINK = -lm
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The core, built and tested as a plain C program under AddressSanitizer
+# and UndefinedBehaviorSanitizer, with no PostgreSQL in sight.
+CORE_SRCS = $(CORE_OBJS:.o=.c)
+CORE_TEST_FLAGS = -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all
+CORE_TESTS = test_cuckoo test_featkey test_model test_metrics
+
+build/%: test/%.c test/heap_env.c test/unit.h $(CORE_SRCS) src/*.h
+	@mkdir -p build
+	$(CC) $(CORE_TEST_FLAGS) -o $@ $< test/heap_env.c $(CORE_SRCS) -lm -lpthread
+
+.PHONY: unittest bench
+unittest: $(addprefix build/,$(CORE_TESTS))
+	@for t in $(CORE_TESTS); do ./build/$$t || exit 1; done
+
+build/cuckoo_bench: bench/cuckoo_bench.cc test/heap_env.c $(CORE_SRCS) src/*.h
+	@mkdir -p build
+	g++ -O2 -march=native -std=gnu++17 -c bench/cuckoo_bench.cc -o build/cuckoo_bench.o
+	for f in $(CORE_SRCS) test/heap_env.c; do $(CC) -O2 -march=native -std=gnu11 -c $$f -o build/$$(basename $$f .c).core.o || exit 1; done
+	g++ -o $@ build/cuckoo_bench.o $(patsubst %.c,build/%.core.o,$(notdir $(CORE_SRCS) test/heap_env.c)) -lm -lpthread
+
+bench: build/cuckoo_bench
+	./build/cuckoo_bench

@@ -1,0 +1,35 @@
+/*
+ * features.h
+ *		SQL values to feature keys (integers, text, and arrays of either) and
+ *		labels to numbers in [0, 1].
+ */
+#ifndef MONOLITH_FEATURES_H
+#define MONOLITH_FEATURES_H
+
+#include "postgres.h"
+
+/* A feature argument's type, looked up once per call site. */
+typedef struct FeatureType
+{
+	Oid			type;
+	Oid			elem;			/* element type of an array, else InvalidOid */
+	int16		elem_len;
+	bool		elem_byval;
+	char		elem_align;
+} FeatureType;
+
+/* Keys of one example, in memory that outlives the row. */
+typedef struct KeyBuffer
+{
+	uint64	   *keys;
+	uint32		n;
+	uint32		capacity;
+	MemoryContext context;
+} KeyBuffer;
+
+extern void feature_type_init(FeatureType *ft, Oid type, int position);
+extern void features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf);
+extern void label_check_type(Oid type);
+extern double label_from_datum(Datum value, Oid type);
+
+#endif							/* MONOLITH_FEATURES_H */

@@ -1,0 +1,43 @@
+/*
+ * monolith.c
+ *		Entry point: configuration and start-up of the monolith extension.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "catalog.h"
+#include "shmem.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Defines the settings and, when preloaded, asks for shared memory. */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("monolith.max_memory",
+							"Shared memory all models' tables may take together.",
+							"When the cap is reached, models evict their least recently seen IDs.",
+							&monolith_max_memory_mb,
+							1024, 8, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.max_models",
+							"Models that can hold parameters in shared memory at once.",
+							NULL,
+							&monolith_max_models,
+							64, 1, 10000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("monolith");
+
+	catalog_install_callbacks();
+	if (process_shared_preload_libraries_in_progress)
+		shmem_install_hooks();
+}

@@ -1,0 +1,399 @@
+/*
+ * shmem.c
+ *		The extension's shared memory: a fixed registry of live models, and a
+ *		DSA area, created in place inside the fixed segment, that grows by DSM
+ *		segments as models' tables grow, up to monolith.max_memory.
+ *
+ * A model's parameters live in the DSA area as a ModelState (its inner locks
+ * and its FmModel).  A registry entry names it by (database, model id) and
+ * holds the model's table lock, which lives outside the DSA so that it
+ * outlasts the state it guards.
+ *
+ * Locking rules:
+ *	- MonolithShared.lock (registry lock) shared to find a model or read its
+ *	  figures; exclusive to create or destroy one.  It is taken before, never
+ *	  while holding, a table lock.
+ *	- ModelSlot.table_lock is the core's CK_LOCK_TABLE (see cuckoo.h).  A
+ *	  backend checks the entry's generation right after taking it: destroying
+ *	  a model takes it exclusive and bumps the generation, so a state seen
+ *	  under the table lock with the right generation is never freed under it.
+ *	- ModelState.locks are the core's arena and stripe locks, taken only
+ *	  under the table lock.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/dsa.h"
+#include "utils/memutils.h"
+
+#include "shmem.h"
+
+#define MODEL_STRIPES 64
+/* Bytes of the DSA area kept in the fixed segment, before any DSM segment. */
+#define DSA_IN_PLACE_SIZE (1024 * 1024)
+
+typedef struct ModelSlot
+{
+	LWLock		table_lock;
+	bool		in_use;
+	Oid			dboid;
+	int64		model_id;
+	uint32		generation;
+	dsa_pointer state;
+} ModelSlot;
+
+typedef struct MonolithShared
+{
+	LWLock	   *lock;
+	int			model_lock_tranche;
+	int			dsa_tranche;
+	uint32		next_generation;
+	int			max_models;
+	Size		dsa_offset;		/* where the in-place DSA area starts */
+	ModelSlot	models[FLEXIBLE_ARRAY_MEMBER];
+} MonolithShared;
+
+/* A model's state in the DSA area. */
+typedef struct ModelState
+{
+	LWLock		locks[1 + MODEL_STRIPES];	/* CK_LOCK_ARENA, then stripes */
+	FmModel		fm;
+} ModelState;
+
+int			monolith_max_memory_mb = 1024;
+int			monolith_max_models = 64;
+
+static MonolithShared *shared = NULL;
+static dsa_area *area = NULL;
+static int	applied_max_memory_mb = -1;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static Size
+registry_size(void)
+{
+	return MAXALIGN(add_size(offsetof(MonolithShared, models),
+							 mul_size(monolith_max_models, sizeof(ModelSlot))));
+}
+
+static Size
+shmem_size(void)
+{
+	return add_size(registry_size(), DSA_IN_PLACE_SIZE);
+}
+
+static void
+monolith_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shmem_size());
+	RequestNamedLWLockTranche("monolith", 1);
+}
+
+/* Creates the registry and the DSA area, once per server start. */
+static void
+monolith_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("monolith", shmem_size(), &found);
+	if (!found)
+	{
+		dsa_area   *created;
+
+		shared->lock = &(GetNamedLWLockTranche("monolith"))->lock;
+		shared->model_lock_tranche = LWLockNewTrancheId();
+		shared->dsa_tranche = LWLockNewTrancheId();
+		shared->next_generation = 1;
+		shared->max_models = monolith_max_models;
+		shared->dsa_offset = registry_size();
+		for (int i = 0; i < monolith_max_models; i++)
+		{
+			LWLockInitialize(&shared->models[i].table_lock, shared->model_lock_tranche);
+			shared->models[i].in_use = false;
+		}
+		created = dsa_create_in_place((char *) shared + shared->dsa_offset,
+									  DSA_IN_PLACE_SIZE, shared->dsa_tranche, NULL);
+		dsa_pin(created);
+		dsa_detach(created);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+shmem_install_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = monolith_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = monolith_shmem_startup;
+}
+
+static void
+detach_area(int code, Datum arg)
+{
+	if (area != NULL)
+		dsa_detach(area);
+	area = NULL;
+}
+
+/*
+ * Errors out unless the library was preloaded; attaches this backend to the
+ * DSA area on first use and keeps its size limit in step with the GUC.
+ */
+void
+shmem_require(void)
+{
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("monolith must be loaded via shared_preload_libraries"),
+				 errhint("Add monolith to shared_preload_libraries in postgresql.conf and restart the server.")));
+	if (area == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		LWLockRegisterTranche(shared->model_lock_tranche, "monolith_model");
+		LWLockRegisterTranche(shared->dsa_tranche, "monolith_dsa");
+		area = dsa_attach_in_place((char *) shared + shared->dsa_offset, NULL);
+		dsa_pin_mapping(area);
+		MemoryContextSwitchTo(old);
+		before_shmem_exit(detach_area, 0);
+	}
+	if (applied_max_memory_mb != monolith_max_memory_mb)
+	{
+		dsa_set_size_limit(area, (size_t) monolith_max_memory_mb * 1024 * 1024);
+		applied_max_memory_mb = monolith_max_memory_mb;
+	}
+}
+
+/* CoreEnv memory on the DSA area: a failed allocation means "at the cap". */
+static MemHandle
+dsa_env_alloc(void *ctx, size_t size)
+{
+	return (MemHandle) dsa_allocate_extended(area, size,
+											 DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO);
+}
+
+static void
+dsa_env_free(void *ctx, MemHandle handle)
+{
+	dsa_free(area, (dsa_pointer) handle);
+}
+
+static void *
+dsa_env_address(void *ctx, MemHandle handle)
+{
+	return dsa_get_address(area, (dsa_pointer) handle);
+}
+
+/* The LWLock behind a core lock id of a model. */
+static LWLock *
+model_lwlock(const ModelHandle *h, uint32_t id)
+{
+	if (id == CK_LOCK_TABLE)
+		return &shared->models[h->registry_index].table_lock;
+	return &((ModelState *) ((char *) h->fm - offsetof(ModelState, fm)))->locks[id - 1];
+}
+
+/* CoreEnv locks; taking the table lock checks the model still exists. */
+static void
+model_lock(void *ctx, uint32_t id, bool exclusive)
+{
+	ModelHandle *h = ctx;
+	ModelSlot  *slot = &shared->models[h->registry_index];
+	LWLock	   *lock = model_lwlock(h, id);
+
+	LWLockAcquire(lock, exclusive ? LW_EXCLUSIVE : LW_SHARED);
+	if (id == CK_LOCK_TABLE && slot->generation != h->generation)
+	{
+		LWLockRelease(lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" was dropped", h->def.name)));
+	}
+}
+
+static void
+model_unlock(void *ctx, uint32_t id)
+{
+	LWLockRelease(model_lwlock(ctx, id));
+}
+
+static void
+handle_bind(ModelHandle *h, int index)
+{
+	ModelSlot  *slot = &shared->models[index];
+
+	h->registry_index = index;
+	h->generation = slot->generation;
+	h->fm = &((ModelState *) dsa_get_address(area, slot->state))->fm;
+	h->env = (CoreEnv) {
+		NULL, dsa_env_alloc, dsa_env_free, dsa_env_address,
+		h, model_lock, model_unlock
+	};
+}
+
+static int
+registry_find(Oid dboid, int64 model_id)
+{
+	for (int i = 0; i < shared->max_models; i++)
+	{
+		ModelSlot  *slot = &shared->models[i];
+
+		if (slot->in_use && slot->dboid == dboid && slot->model_id == model_id)
+			return i;
+	}
+	return -1;
+}
+
+/* Makes a fresh state for def in a free registry entry; registry lock exclusive. */
+static int
+registry_create(ModelHandle *h, const ModelDef *def)
+{
+	ModelSlot  *slot = NULL;
+	int			index;
+	dsa_pointer dp;
+	ModelState *state;
+	FmParams	params;
+	CuckooConfig config;
+
+	for (index = 0; index < shared->max_models; index++)
+		if (!shared->models[index].in_use)
+		{
+			slot = &shared->models[index];
+			break;
+		}
+	if (slot == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many models in use"),
+				 errdetail("At most %d models can be live at once.", shared->max_models),
+				 errhint("Drop unused models or raise monolith.max_models.")));
+
+	dp = dsa_allocate_extended(area, sizeof(ModelState),
+							   DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO);
+	if (!DsaPointerIsValid(dp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("not enough shared memory for model \"%s\"", def->name),
+				 errhint("Raise monolith.max_memory or drop other models.")));
+	state = dsa_get_address(area, dp);
+	for (int i = 0; i < 1 + MODEL_STRIPES; i++)
+		LWLockInitialize(&state->locks[i], shared->model_lock_tranche);
+
+	params.n_slots = def->n_slots;
+	params.dim = def->dim;
+	params.learning_rate = (float) def->learning_rate;
+	params.init_scale = 0.01f;
+	params.seed = (uint64) def->seed;
+	ck_default_config(&config, 0);
+	config.n_stripes = MODEL_STRIPES;
+	config.admission.min_count = def->min_count;
+	config.admission.probability = def->admit_probability;
+	config.admission.seed = (uint64) def->seed;
+
+	slot->state = dp;
+	slot->generation = shared->next_generation++;
+	handle_bind(h, index);
+	if (!fm_init(h->fm, &h->env, &params, &config))
+	{
+		dsa_free(area, dp);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("not enough shared memory for model \"%s\"", def->name),
+				 errhint("Raise monolith.max_memory or drop other models.")));
+	}
+	slot->dboid = MyDatabaseId;
+	slot->model_id = def->id;
+	slot->in_use = true;
+	return index;
+}
+
+/* Binds a handle to the model's shared state, creating an empty one if none. */
+void
+shmem_open_model(ModelHandle *h, const ModelDef *def)
+{
+	int			index;
+
+	shmem_require();
+	h->def = *def;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	index = registry_find(MyDatabaseId, def->id);
+	if (index >= 0)
+		handle_bind(h, index);
+	LWLockRelease(shared->lock);
+	if (index >= 0)
+		return;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	index = registry_find(MyDatabaseId, def->id);
+	if (index >= 0)
+		handle_bind(h, index);
+	else
+		registry_create(h, def);
+	LWLockRelease(shared->lock);
+}
+
+/* Frees a model's shared state, waiting for operations under way on it. */
+void
+shmem_release_model(Oid dboid, int64 model_id)
+{
+	int			index;
+
+	shmem_require();
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	index = registry_find(dboid, model_id);
+	if (index >= 0)
+	{
+		ModelSlot  *slot = &shared->models[index];
+		ModelHandle h;
+
+		handle_bind(&h, index);
+		LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
+		slot->in_use = false;
+		slot->generation = shared->next_generation++;
+		fm_destroy(h.fm, &h.env);
+		dsa_free(area, slot->state);
+		slot->state = InvalidDsaPointer;
+		LWLockRelease(&slot->table_lock);
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* Copies the figures of this database's live models into out[0..max). */
+int
+shmem_collect_stats(Oid dboid, ModelStats *out, int max)
+{
+	int			n = 0;
+
+	shmem_require();
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (int i = 0; i < shared->max_models && n < max; i++)
+	{
+		ModelSlot  *slot = &shared->models[i];
+		FmModel    *fm;
+
+		if (!slot->in_use || slot->dboid != dboid)
+			continue;
+		fm = &((ModelState *) dsa_get_address(area, slot->state))->fm;
+		out[n].model_id = slot->model_id;
+		out[n].ids = __atomic_load_n(&fm->table.live, __ATOMIC_RELAXED);
+		out[n].memory_bytes = sizeof(ModelState) +
+			__atomic_load_n(&fm->table.bytes, __ATOMIC_RELAXED);
+		out[n].examples = __atomic_load_n(&fm->examples, __ATOMIC_RELAXED);
+		out[n].evicted = __atomic_load_n(&fm->table.evicted, __ATOMIC_RELAXED);
+		n++;
+	}
+	LWLockRelease(shared->lock);
+	return n;
+}

@@ -1,0 +1,58 @@
+/*
+ * shmem.h
+ *		The extension's shared memory: a registry of live models and the DSA
+ *		area that holds their tables.
+ */
+#ifndef MONOLITH_SHMEM_H
+#define MONOLITH_SHMEM_H
+
+#include "postgres.h"
+
+#include "model.h"
+
+#define MONOLITH_MAX_SLOTS 255
+
+/* A model's definition, as stored in monolith.model_definitions. */
+typedef struct ModelDef
+{
+	int64		id;
+	char		name[NAMEDATALEN];
+	int			n_slots;
+	char	  **slot_names;
+	int			dim;
+	double		learning_rate;
+	int			min_count;
+	double		admit_probability;
+	int64		seed;
+} ModelDef;
+
+/* A backend's handle on a model's shared state. */
+typedef struct ModelHandle
+{
+	ModelDef	def;
+	int			registry_index;
+	uint32		generation;
+	FmModel    *fm;				/* this backend's address of the state */
+	CoreEnv		env;
+} ModelHandle;
+
+/* Figures of one live model, for monolith.models. */
+typedef struct ModelStats
+{
+	int64		model_id;
+	uint64		ids;
+	uint64		memory_bytes;
+	uint64		examples;
+	uint64		evicted;
+} ModelStats;
+
+extern int	monolith_max_memory_mb;
+extern int	monolith_max_models;
+
+extern void shmem_install_hooks(void);
+extern void shmem_require(void);
+extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);
+extern void shmem_release_model(Oid dboid, int64 model_id);
+extern int	shmem_collect_stats(Oid dboid, ModelStats *out, int max);
+
+#endif							/* MONOLITH_SHMEM_H */

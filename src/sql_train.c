@@ -1,0 +1,221 @@
+/*
+ * sql_train.c
+ *		SQL functions that use a model: train, score, expire, and the live
+ *		figures behind monolith.models.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "features.h"
+
+PG_FUNCTION_INFO_V1(monolith_train);
+PG_FUNCTION_INFO_V1(monolith_score);
+PG_FUNCTION_INFO_V1(monolith_expire);
+PG_FUNCTION_INFO_V1(monolith_model_stats);
+
+/* What a call site resolved once: the model, argument types and scratch. */
+typedef struct ModelCall
+{
+	text	   *name;
+	ModelHandle handle;
+	int			first_feature;	/* argument number of the first feature */
+	FeatureType *features;
+	KeyBuffer	keys;
+	uint32	   *slot_end;
+	CuckooEntry **entries;
+	uint32		entries_capacity;
+	float	   *floats;
+} ModelCall;
+
+static void
+require_not_null(FunctionCallInfo fcinfo, int arg, const char *what)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+}
+
+/* Unix seconds now: the clock of the tables' last-seen times. */
+static uint32
+clock_now(void)
+{
+	return (uint32) timestamptz_to_time_t(GetCurrentTimestamp());
+}
+
+/*
+ * The call site's resolved model, looked up on the first row and again only
+ * when the model name changes between rows.  first_feature < 0: no features.
+ */
+static ModelCall *
+model_call(FunctionCallInfo fcinfo, int first_feature)
+{
+	ModelCall  *call = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	text	   *name;
+	ModelDef	def;
+
+	shmem_require();
+	require_not_null(fcinfo, 0, "model name");
+	name = PG_GETARG_TEXT_PP(0);
+	if (call != NULL &&
+		VARSIZE_ANY_EXHDR(call->name) == VARSIZE_ANY_EXHDR(name) &&
+		memcmp(VARDATA_ANY(call->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
+		return call;
+
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	catalog_lookup(name, &def);
+	if (get_fn_expr_variadic(fcinfo->flinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("features cannot be passed as a VARIADIC array"),
+				 errhint("Pass one argument per slot.")));
+	if (first_feature >= 0 && PG_NARGS() - first_feature != def.n_slots)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" takes %d features, got %d",
+						def.name, def.n_slots, PG_NARGS() - first_feature),
+				 errdetail("Pass one feature per slot, in the order the model lists its slots.")));
+
+	call = palloc0(sizeof(ModelCall));
+	call->name = DatumGetTextPCopy(PointerGetDatum(name));
+	call->first_feature = first_feature;
+	call->features = palloc(sizeof(FeatureType) * def.n_slots);
+	for (int s = 0; s < def.n_slots && first_feature >= 0; s++)
+		feature_type_init(&call->features[s],
+						  get_fn_expr_argtype(fcinfo->flinfo, first_feature + s), s + 1);
+	call->keys.capacity = 64;
+	call->keys.keys = palloc(sizeof(uint64) * call->keys.capacity);
+	call->keys.context = fcinfo->flinfo->fn_mcxt;
+	call->slot_end = palloc(sizeof(uint32) * def.n_slots);
+	call->entries_capacity = call->keys.capacity;
+	call->entries = palloc(sizeof(CuckooEntry *) * call->entries_capacity);
+	call->floats = palloc(sizeof(float) * fm_work_floats(def.n_slots, def.dim));
+	shmem_open_model(&call->handle, &def);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = call;
+	return call;
+}
+
+/* The row's feature keys, slot by slot; NULL features add none. */
+static FmExample
+model_call_example(FunctionCallInfo fcinfo, ModelCall *call, FmWork *work)
+{
+	int			n_slots = call->handle.def.n_slots;
+
+	call->keys.n = 0;
+	for (int s = 0; s < n_slots; s++)
+	{
+		int			arg = call->first_feature + s;
+
+		if (!PG_ARGISNULL(arg))
+			features_append(&call->features[s], PG_GETARG_DATUM(arg), s, &call->keys);
+		call->slot_end[s] = call->keys.n;
+	}
+	if (call->keys.n > call->entries_capacity)
+	{
+		call->entries_capacity = call->keys.capacity;
+		call->entries = repalloc_huge(call->entries,
+									  sizeof(CuckooEntry *) * call->entries_capacity);
+	}
+	work->entries = call->entries;
+	work->floats = call->floats;
+	return (FmExample) {call->keys.keys, call->slot_end};
+}
+
+/*
+ * monolith.train(model, label, VARIADIC features): one online step; returns
+ * the prediction made before the update, for progressive validation.
+ */
+Datum
+monolith_train(PG_FUNCTION_ARGS)
+{
+	ModelCall  *call = model_call(fcinfo, 2);
+	Oid			label_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	double		label;
+	FmWork		work;
+	FmExample	ex;
+
+	label_check_type(label_type);
+	require_not_null(fcinfo, 1, "label");
+	label = label_from_datum(PG_GETARG_DATUM(1), label_type);
+	ex = model_call_example(fcinfo, call, &work);
+	PG_RETURN_FLOAT8(fm_train(call->handle.fm, &call->handle.env, &ex, label,
+							  clock_now(), &work));
+}
+
+/* monolith.score(model, VARIADIC features): probability of a positive label. */
+Datum
+monolith_score(PG_FUNCTION_ARGS)
+{
+	ModelCall  *call = model_call(fcinfo, 1);
+	FmWork		work;
+	FmExample	ex = model_call_example(fcinfo, call, &work);
+
+	PG_RETURN_FLOAT8(fm_predict(call->handle.fm, &call->handle.env, &ex, &work));
+}
+
+/* monolith.expire(model, older_than): removes IDs not seen for that long. */
+Datum
+monolith_expire(PG_FUNCTION_ARGS)
+{
+	ModelCall  *call = model_call(fcinfo, -1);
+	Interval   *age;
+	Interval	zero = {0};
+	TimestampTz cutoff;
+	int64		cutoff_secs;
+	uint64		removed;
+	CoreEnv    *env = &call->handle.env;
+
+	require_not_null(fcinfo, 1, "older_than");
+	age = PG_GETARG_INTERVAL_P(1);
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(age),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be negative")));
+	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													 TimestampTzGetDatum(GetCurrentTimestamp()),
+													 IntervalPGetDatum(age)));
+	cutoff_secs = timestamptz_to_time_t(cutoff);
+	cutoff_secs = Max(cutoff_secs, 0);
+
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+	removed = ck_expire(&call->handle.fm->table, env, (uint32) Min(cutoff_secs, UINT32_MAX));
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	PG_RETURN_INT64((int64) removed);
+}
+
+/* monolith.model_stats(): live figures of this database's models. */
+Datum
+monolith_model_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ModelStats *stats;
+	int			n;
+
+	shmem_require();
+	InitMaterializedSRF(fcinfo, 0);
+	stats = palloc(sizeof(ModelStats) * monolith_max_models);
+	n = shmem_collect_stats(MyDatabaseId, stats, monolith_max_models);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false};
+
+		values[0] = Int64GetDatum(stats[i].model_id);
+		values[1] = Int64GetDatum((int64) stats[i].ids);
+		values[2] = Int64GetDatum((int64) stats[i].memory_bytes);
+		values[3] = Int64GetDatum((int64) stats[i].examples);
+		values[4] = Int64GetDatum((int64) stats[i].evicted);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
