@@ -8,7 +8,7 @@ OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 PGFILEDESC = "monolith - online recommendation models in shared memory"
 
-REGRESS = create_model train_score expire models_view auc errors
+REGRESS = create_model train_score expire auc errors
 REGRESS_OPTS = --temp-config=$(srcdir)/test/monolith.conf --temp-instance=./tmp_check --inputdir=$(srcdir)
 TAP_TESTS = 1
 

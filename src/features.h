@@ -18,13 +18,12 @@ typedef struct FeatureType
 	char		elem_align;
 } FeatureType;
 
-/* Keys of one example, in memory that outlives the row. */
+/* Keys of one example, in memory that outlives the row; grown by repalloc. */
 typedef struct KeyBuffer
 {
 	uint64	   *keys;
 	uint32		n;
 	uint32		capacity;
-	MemoryContext context;
 } KeyBuffer;
 
 extern void feature_type_init(FeatureType *ft, Oid type, int position);

@@ -332,16 +332,23 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 	if (index >= 0)
 		handle_bind(h, index);
 	LWLockRelease(shared->lock);
-	if (index >= 0)
-		return;
-
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	index = registry_find(MyDatabaseId, def->id);
-	if (index >= 0)
-		handle_bind(h, index);
-	else
-		registry_create(h, def);
-	LWLockRelease(shared->lock);
+	if (index < 0)
+	{
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		index = registry_find(MyDatabaseId, def->id);
+		if (index >= 0)
+			handle_bind(h, index);
+		else
+			registry_create(h, def);
+		LWLockRelease(shared->lock);
+	}
+	if (h->fm->params.n_slots != (uint32) def->n_slots || h->fm->params.dim != (uint32) def->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("definition of model \"%s\" no longer matches its parameters", def->name),
+				 errdetail("The parameters in memory have %u slots of dimension %u.",
+						   h->fm->params.n_slots, h->fm->params.dim),
+				 errhint("Drop and re-create the model instead of editing its definition.")));
 }
 
 /* Frees a model's shared state, waiting for operations under way on it. */

@@ -10,6 +10,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -23,6 +24,7 @@ PG_FUNCTION_INFO_V1(monolith_model_stats);
 /* What a call site resolved once: the model, argument types and scratch. */
 typedef struct ModelCall
 {
+	MemoryContext context;		/* holds this struct and all it points to */
 	text	   *name;
 	ModelHandle handle;
 	int			first_feature;	/* argument number of the first feature */
@@ -58,6 +60,7 @@ static ModelCall *
 model_call(FunctionCallInfo fcinfo, int first_feature)
 {
 	ModelCall  *call = fcinfo->flinfo->fn_extra;
+	MemoryContext context;
 	MemoryContext old;
 	text	   *name;
 	ModelDef	def;
@@ -70,7 +73,15 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 		memcmp(VARDATA_ANY(call->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
 		return call;
 
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	/* A new model name at this call site: forget the previous one. */
+	if (call != NULL)
+	{
+		MemoryContextDelete(call->context);
+		fcinfo->flinfo->fn_extra = NULL;
+	}
+	context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "monolith call",
+									ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(context);
 	catalog_lookup(name, &def);
 	if (get_fn_expr_variadic(fcinfo->flinfo))
 		ereport(ERROR,
@@ -85,6 +96,7 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 				 errdetail("Pass one feature per slot, in the order the model lists its slots.")));
 
 	call = palloc0(sizeof(ModelCall));
+	call->context = context;
 	call->name = DatumGetTextPCopy(PointerGetDatum(name));
 	call->first_feature = first_feature;
 	call->features = palloc(sizeof(FeatureType) * def.n_slots);
@@ -93,12 +105,12 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 						  get_fn_expr_argtype(fcinfo->flinfo, first_feature + s), s + 1);
 	call->keys.capacity = 64;
 	call->keys.keys = palloc(sizeof(uint64) * call->keys.capacity);
-	call->keys.context = fcinfo->flinfo->fn_mcxt;
 	call->slot_end = palloc(sizeof(uint32) * def.n_slots);
 	call->entries_capacity = call->keys.capacity;
 	call->entries = palloc(sizeof(CuckooEntry *) * call->entries_capacity);
-	call->floats = palloc(sizeof(float) * fm_work_floats(def.n_slots, def.dim));
+	/* Opening checks that the shared parameters have def's slots and dim. */
 	shmem_open_model(&call->handle, &def);
+	call->floats = palloc(sizeof(float) * fm_work_floats(def.n_slots, def.dim));
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = call;
 	return call;

@@ -1,0 +1,85 @@
+-- Bad input gets a clear error and leaves every model as it was.
+SELECT monolith.create_model('guarded', ARRAY['user_id', 'item_id'], dim => 4);
+SELECT count(monolith.train('guarded', true, u, u + 1)) FROM generate_series(1, 3) u;
+CREATE TEMP TABLE before AS
+SELECT ids, examples_trained, monolith.score('guarded', 1, 2) AS p
+  FROM monolith.models WHERE name = 'guarded';
+
+-- unknown model
+SELECT monolith.train('nope', true, 1, 2);
+SELECT monolith.score('nope', 1, 2);
+SELECT monolith.expire('nope', interval '1 day');
+SELECT monolith.drop_model('nope');
+-- NULL model name, label or age
+SELECT monolith.train(NULL, true, 1, 2);
+SELECT monolith.score(NULL, 1, 2);
+SELECT monolith.train('guarded', NULL::boolean, 1, 2);
+SELECT monolith.expire('guarded', NULL);
+SELECT monolith.drop_model(NULL);
+-- wrong number of features
+SELECT monolith.train('guarded', true, 1);
+SELECT monolith.score('guarded', 1, 2, 3);
+-- unsupported feature and label types
+SELECT monolith.train('guarded', true, 1, 2.5);
+SELECT monolith.score('guarded', true, 2);
+SELECT monolith.score('guarded', 1, ARRAY[1.5]);
+SELECT monolith.score('guarded', 1, now());
+SELECT monolith.train('guarded', 'yes'::text, 1, 2);
+SELECT monolith.train('guarded', now(), 1, 2);
+-- features as one VARIADIC array
+SELECT monolith.score('guarded', VARIADIC ARRAY[1, 2]);
+-- labels out of range, NaN, infinite
+SELECT monolith.train('guarded', 'NaN'::float8, 1, 2);
+SELECT monolith.train('guarded', -0.5, 1, 2);
+SELECT monolith.train('guarded', 2, 1, 2);
+SELECT monolith.train('guarded', 'Infinity'::float8, 1, 2);
+SELECT monolith.train('guarded', 1.5::numeric, 1, 2);
+SELECT monolith.train('guarded', 'NaN'::numeric, 1, 2);
+-- a negative age
+SELECT monolith.expire('guarded', interval '-1 day');
+
+-- bad definitions
+SELECT monolith.create_model('guarded', ARRAY['a']);
+SELECT monolith.create_model('', ARRAY['a']);
+SELECT monolith.create_model(repeat('x', 64), ARRAY['a']);
+SELECT monolith.create_model(NULL, ARRAY['a']);
+SELECT monolith.create_model('bad', NULL);
+SELECT monolith.create_model('bad', ARRAY[]::text[]);
+SELECT monolith.create_model('bad', ARRAY['a', NULL]);
+SELECT monolith.create_model('bad', ARRAY['a', '']);
+SELECT monolith.create_model('bad', ARRAY['a', 'b', 'a']);
+SELECT monolith.create_model('bad', ARRAY[ARRAY['a'], ARRAY['b']]);
+SELECT monolith.create_model('bad', (SELECT array_agg('s' || i) FROM generate_series(1, 256) i));
+SELECT monolith.create_model('bad', ARRAY['a'], dim => 0);
+SELECT monolith.create_model('bad', ARRAY['a'], dim => 1025);
+SELECT monolith.create_model('bad', ARRAY['a'], dim => NULL);
+SELECT monolith.create_model('bad', ARRAY['a'], learning_rate => 0);
+SELECT monolith.create_model('bad', ARRAY['a'], learning_rate => -0.1);
+SELECT monolith.create_model('bad', ARRAY['a'], learning_rate => 'NaN');
+SELECT monolith.create_model('bad', ARRAY['a'], learning_rate => 'Infinity');
+SELECT monolith.create_model('bad', ARRAY['a'], min_count => 0);
+SELECT monolith.create_model('bad', ARRAY['a'], min_count => 70000);
+SELECT monolith.create_model('bad', ARRAY['a'], admit_probability => 0);
+SELECT monolith.create_model('bad', ARRAY['a'], admit_probability => 1.5);
+SELECT monolith.create_model('bad', ARRAY['a'], admit_probability => 'NaN');
+SELECT monolith.create_model('bad', ARRAY['a'], seed => NULL);
+SELECT count(*) AS bad_models FROM monolith.models WHERE name = 'bad';
+
+-- auc input
+SELECT monolith.auc(p, y) FROM (VALUES ('NaN'::float8, true)) v(p, y);
+SELECT monolith.auc(p, y) FROM (VALUES (0.5, 1.5::float8)) v(p, y);
+
+-- nothing above changed the model
+SELECT m.ids = b.ids AS same_ids, m.examples_trained = b.examples_trained AS same_examples,
+       monolith.score('guarded', 1, 2) = b.p AS same_prediction
+  FROM monolith.models m, before b WHERE m.name = 'guarded';
+
+-- a definition edited by hand into nonsense is refused on use
+UPDATE monolith.model_definitions SET dim = 0 WHERE name = 'guarded';
+SELECT monolith.score('guarded', 1, 2);
+-- and so is one that no longer matches the parameters in memory
+UPDATE monolith.model_definitions SET dim = 8 WHERE name = 'guarded';
+SELECT monolith.score('guarded', 1, 2);
+UPDATE monolith.model_definitions SET slots = ARRAY['user_id'] WHERE name = 'guarded';
+SELECT monolith.score('guarded', 1);
+SELECT monolith.drop_model('guarded');
