@@ -17,10 +17,16 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Defines the settings and, when preloaded, asks for shared memory. */
+/*
+ * Defines the settings and asks for shared memory.  Loaded any other way than
+ * by shared_preload_libraries it does nothing, and every SQL function says so.
+ */
 void
 _PG_init(void)
 {
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomIntVariable("monolith.max_memory",
 							"Shared memory all models' tables may take together.",
 							"When the cap is reached, models evict their least recently seen IDs.",
@@ -38,6 +44,5 @@ _PG_init(void)
 	MarkGUCPrefixReserved("monolith");
 
 	catalog_install_callbacks();
-	if (process_shared_preload_libraries_in_progress)
-		shmem_install_hooks();
+	shmem_install_hooks();
 }

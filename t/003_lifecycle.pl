@@ -1,0 +1,51 @@
+# Definitions survive a restart and pg_dump; parameters restart empty; without
+# shared_preload_libraries every function says what is missing.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('lifecycle');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'monolith'");
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION monolith;
+	SELECT monolith.create_model('kept', ARRAY['user_id', 'item_id'], dim => 4, seed => 5);
+	SELECT count(monolith.train('kept', true, u, u)) FROM generate_series(1, 100) u;
+});
+is($node->safe_psql('postgres', q{SELECT ids FROM monolith.models WHERE name = 'kept'}),
+	'200', 'trained before restart');
+
+$node->restart;
+is($node->safe_psql('postgres', q{SELECT dim || ' ' || seed || ' ' || ids FROM monolith.models WHERE name = 'kept'}),
+	'4 5 0', 'definition survives a restart, parameters start empty');
+is($node->safe_psql('postgres', q{SELECT count(monolith.train('kept', true, 1, 1))}),
+	'1', 'the model trains after a restart');
+
+# pg_dump carries the definitions to another database.
+$node->safe_psql('postgres', 'CREATE DATABASE copy');
+my $dump = $node->basedir . '/dump.sql';
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump runs');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('copy'), '-f', $dump ],
+	'dump restores');
+is($node->safe_psql('copy', q{SELECT name, slots FROM monolith.models}),
+	'kept|{user_id,item_id}', 'definition restored from the dump');
+# Models of two databases with one name and id are separate.
+$node->safe_psql('copy', q{SELECT count(monolith.train('kept', true, u, u)) FROM generate_series(1, 10) u});
+is($node->safe_psql('copy', q{SELECT ids FROM monolith.models WHERE name = 'kept'}), '20', 'copy has its own parameters');
+is($node->safe_psql('postgres', q{SELECT ids FROM monolith.models WHERE name = 'kept'}), '2', 'original unaffected');
+
+# Without the preload, the functions explain what is missing.
+$node->append_conf('postgresql.conf', "shared_preload_libraries = ''");
+$node->restart;
+my ($ret, $out, $err) = $node->psql('postgres', q{SELECT monolith.score('kept', 1, 1)});
+isnt($ret, 0, 'scoring fails without the preload');
+like($err, qr/monolith must be loaded via shared_preload_libraries/, 'error names the missing preload');
+($ret, $out, $err) = $node->psql('postgres', q{SELECT monolith.create_model('other', ARRAY['a'])});
+like($err, qr/monolith must be loaded via shared_preload_libraries/, 'create_model names it too');
+
+$node->stop;
+done_testing();
