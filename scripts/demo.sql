@@ -1,0 +1,39 @@
+-- The demo proper: expects a table ratings(user_id, movie_id, rating, ts, title, year, genres).
+\pset footer off
+CREATE EXTENSION monolith;
+SELECT count(*) AS events, count(DISTINCT user_id) AS users, count(DISTINCT movie_id) AS movies,
+       round(avg((rating >= 4)::int), 3) AS positive_share
+  FROM ratings;
+
+SELECT monolith.create_model('movies', slots => ARRAY['user_id', 'movie_id', 'genres'],
+       dim => 16, learning_rate => 0.05);
+
+\echo 'Replaying the stream in time order: each event is scored, then trained on.'
+SELECT clock_timestamp() AS started \gset
+CREATE TABLE replay AS
+SELECT row_number() OVER () AS n, p, liked
+  FROM (SELECT monolith.train('movies', rating >= 4, user_id, movie_id,
+                              string_to_array(genres, '|')) AS p,
+               rating >= 4 AS liked
+          FROM ratings ORDER BY ts, user_id, movie_id) t;
+SELECT count(*) AS examples,
+       round(extract(epoch FROM clock_timestamp() - :'started'::timestamptz)::numeric, 2) AS seconds,
+       round(count(*) / extract(epoch FROM clock_timestamp() - :'started'::timestamptz)) AS examples_per_second
+  FROM replay;
+
+\echo 'Progressive validation (predict before training):'
+SELECT round(monolith.auc(p, liked)::numeric, 4) AS auc_whole_stream,
+       round((SELECT monolith.auc(p, liked) FROM replay
+               WHERE n > 0.8 * (SELECT count(*) FROM replay))::numeric, 4) AS auc_last_20pct
+  FROM replay;
+
+SELECT name, ids, memory_bytes, examples_trained FROM monolith.models;
+
+\echo 'Top 10 recommendations for the most active user, among movies not yet rated:'
+SELECT user_id AS top_user FROM ratings GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1 \gset
+SELECT m.movie_id, m.title, m.genres,
+       round(monolith.score('movies', :top_user, m.movie_id, string_to_array(m.genres, '|'))::numeric, 3) AS p
+  FROM (SELECT DISTINCT ON (movie_id) movie_id, title, genres FROM ratings ORDER BY movie_id) m
+ WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :top_user AND r.movie_id = m.movie_id)
+ ORDER BY p DESC, m.movie_id
+ LIMIT 10;
