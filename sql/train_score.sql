@@ -91,6 +91,12 @@ SELECT round(monolith.score('frequent', 77)::numeric, 6) =
 SELECT monolith.train('frequent', true, 77) IS NOT NULL AS third;
 SELECT ids FROM monolith.models WHERE name = 'frequent';
 
+-- a filtered ID stays out even when the same example admits another
+SELECT monolith.create_model('frequent_pair', ARRAY['u', 'i'], min_count => 2);
+SELECT count(monolith.train('frequent_pair', true, 1, 2));
+SELECT count(monolith.train('frequent_pair', true, 1, 3));
+SELECT ids AS only_user_1 FROM monolith.models WHERE name = 'frequent_pair';
+
 -- probabilistic filter: about half of the IDs seen once are admitted
 SELECT monolith.create_model('sampled', ARRAY['id'], admit_probability => 0.5);
 SELECT count(monolith.train('sampled', true, id)) FROM generate_series(1, 2000) id;

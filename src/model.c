@@ -74,6 +74,9 @@ slot_begin(const FmExample *ex, uint32_t s)
 	return s == 0 ? 0 : ex->slot_end[s - 1];
 }
 
+/* Marks, during resolve_entries, keys the filters admitted that await room. */
+static CuckooEntry awaiting_room;
+
 /* Looks up every key of the example; with admit, gives new keys entries. */
 static void
 resolve_entries(FmModel *m, const CoreEnv *env, const FmExample *ex, bool admit,
@@ -90,7 +93,11 @@ resolve_entries(FmModel *m, const CoreEnv *env, const FmExample *ex, bool admit,
 			work->entries[k] = ck_find(&m->table, env, ex->keys[k]);
 		else if (ck_find_or_admit(&m->table, env, ex->keys[k], now, &init,
 								  &work->entries[k]) == CK_NEED_EXCLUSIVE)
+		{
+			/* Admitted but not yet placed; filtered keys stay NULL. */
+			work->entries[k] = &awaiting_room;
 			need_exclusive = true;
+		}
 	}
 	if (!need_exclusive)
 		return;
@@ -102,7 +109,7 @@ resolve_entries(FmModel *m, const CoreEnv *env, const FmExample *ex, bool admit,
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
 	for (uint32_t k = 0; k < n_keys; k++)
-		if (work->entries[k] == NULL)
+		if (work->entries[k] == &awaiting_room)
 			ck_insert_exclusive(&m->table, env, ex->keys[k], now, &init, &work->entries[k]);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
