@@ -7,13 +7,18 @@
  * state is freed only when the transaction that dropped it commits, and a
  * state made for a model created in a transaction that rolls back is freed
  * at the rollback.  Pending frees are kept per (sub)transaction below.
+ * Dropping the extension or a database frees all of its models' states.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -38,14 +43,15 @@ typedef struct PendingFree
 } PendingFree;
 
 static List *pending_frees = NIL;
+static object_access_hook_type prev_object_access_hook = NULL;
 
 static void
-pending_add(int64 model_id, bool at_commit)
+pending_add(Oid dboid, int64 model_id, bool at_commit)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	PendingFree *p = palloc(sizeof(PendingFree));
 
-	p->dboid = MyDatabaseId;
+	p->dboid = dboid;
 	p->model_id = model_id;
 	p->at_commit = at_commit;
 	p->nest_level = GetCurrentTransactionNestLevel();
@@ -121,11 +127,29 @@ catalog_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		pending_settle(GetCurrentTransactionNestLevel(), true, true);
 }
 
+/* Dropping the extension or a database frees its models' states at commit. */
+static void
+catalog_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					  int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP)
+		return;
+	if (classId == DatabaseRelationId)
+		pending_add(objectId, MODEL_ID_ALL, true);
+	else if (classId == ExtensionRelationId &&
+			 objectId == get_extension_oid("monolith", true))
+		pending_add(MyDatabaseId, MODEL_ID_ALL, true);
+}
+
 void
 catalog_install_callbacks(void)
 {
 	RegisterXactCallback(catalog_xact_callback, NULL);
 	RegisterSubXactCallback(catalog_subxact_callback, NULL);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = catalog_object_access;
 }
 
 /* Rejects a definition the model cannot run with; used on create and on load. */
@@ -306,7 +330,7 @@ monolith_create_model(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not insert into monolith.model_definitions");
 	def.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	pending_add(def.id, false);
+	pending_add(MyDatabaseId, def.id, false);
 	PG_RETURN_VOID();
 }
 
@@ -333,6 +357,6 @@ monolith_drop_model(PG_FUNCTION_ARGS)
 				 errmsg("model \"%s\" does not exist", def.name)));
 	def.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	pending_add(def.id, true);
+	pending_add(MyDatabaseId, def.id, true);
 	PG_RETURN_VOID();
 }

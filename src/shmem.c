@@ -351,21 +351,24 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 				 errhint("Drop and re-create the model instead of editing its definition.")));
 }
 
-/* Frees a model's shared state, waiting for operations under way on it. */
+/*
+ * Frees the shared state of one model, or with model_id MODEL_ID_ALL of every
+ * model of the database, waiting for operations under way on each.
+ */
 void
 shmem_release_model(Oid dboid, int64 model_id)
 {
-	int			index;
-
 	shmem_require();
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	index = registry_find(dboid, model_id);
-	if (index >= 0)
+	for (int i = 0; i < shared->max_models; i++)
 	{
-		ModelSlot  *slot = &shared->models[index];
+		ModelSlot  *slot = &shared->models[i];
 		ModelHandle h;
 
-		handle_bind(&h, index);
+		if (!slot->in_use || slot->dboid != dboid ||
+			(model_id != MODEL_ID_ALL && slot->model_id != model_id))
+			continue;
+		handle_bind(&h, i);
 		LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
 		slot->in_use = false;
 		slot->generation = shared->next_generation++;

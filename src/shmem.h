@@ -11,6 +11,8 @@
 #include "model.h"
 
 #define MONOLITH_MAX_SLOTS 255
+/* Model ids start at 1; this stands for every model of a database. */
+#define MODEL_ID_ALL 0
 
 /* A model's definition, as stored in monolith.model_definitions. */
 typedef struct ModelDef

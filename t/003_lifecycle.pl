@@ -38,6 +38,23 @@ $node->safe_psql('copy', q{SELECT count(monolith.train('kept', true, u, u)) FROM
 is($node->safe_psql('copy', q{SELECT ids FROM monolith.models WHERE name = 'kept'}), '20', 'copy has its own parameters');
 is($node->safe_psql('postgres', q{SELECT ids FROM monolith.models WHERE name = 'kept'}), '2', 'original unaffected');
 
+# Dropping the extension, or the database, frees the models' memory.
+$node->safe_psql('copy', 'DROP EXTENSION monolith');
+$node->safe_psql('copy', 'CREATE EXTENSION monolith');
+is($node->safe_psql('copy', 'SELECT count(*) FROM monolith.model_stats()'), '0',
+	'DROP EXTENSION freed the models of its database');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM monolith.model_stats()'), '1',
+	'models of other databases stay');
+$node->safe_psql('copy', q{SELECT monolith.create_model('again', ARRAY['a'])});
+$node->safe_psql('copy', q{SELECT monolith.train('again', true, 1)});
+my $copy_oid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'copy'});
+$node->safe_psql('postgres', 'DROP DATABASE copy');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM monolith.model_stats()}), '1',
+	'DROP DATABASE leaves this database alone');
+$node->safe_psql('postgres', q{SELECT count(monolith.create_model('m' || i, ARRAY['a'])) FROM generate_series(1, 63) i});
+is($node->safe_psql('postgres', q{SELECT count(monolith.train('m' || i, true, 1)) FROM generate_series(1, 63) i}),
+	'63', 'DROP DATABASE gave back its registry entry: all 64 model slots are usable');
+
 # Without the preload, the functions explain what is missing.
 $node->append_conf('postgresql.conf', "shared_preload_libraries = ''");
 $node->restart;
