@@ -5,8 +5,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 echo "== core unit tests" >&2
-make -C "$MONOLITH_ROOT" -s unittest | tee /tmp/monolith-unit.log
-unit_passed=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1} END {print p + 0}' /tmp/monolith-unit.log)
+mkdir -p "$MONOLITH_ROOT/build"
+make -C "$MONOLITH_ROOT" -s unittest | tee "$MONOLITH_ROOT/build/unit.log"
+unit_passed=$(awk '/ passed, 0 failed$/ {p += $(NF - 3)} END {print p + 0}' "$MONOLITH_ROOT/build/unit.log")
 
 echo "== pg_regress and TAP tests" >&2
 work=$(scratch_copy)

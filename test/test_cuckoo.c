@@ -1,0 +1,522 @@
+/*
+ * test_cuckoo.c
+ *		Unit tests of the collisionless embedding table, outside PostgreSQL.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/cuckoo.h"
+#include "heap_env.h"
+#include "unit.h"
+
+#define STRIPES 16
+#define VALUE_WORDS 4
+
+static void
+init_value(const void *arg, uint64_t key, void *value)
+{
+	uint64_t   *v = value;
+
+	(void) arg;
+	for (int i = 0; i < VALUE_WORDS; i++)
+		v[i] = key * 31 + i;
+}
+
+static const CuckooValueInit value_init = {init_value, NULL};
+
+static bool
+value_ok(const CuckooEntry *e)
+{
+	const uint64_t *v = CK_VALUE(e);
+
+	for (int i = 0; i < VALUE_WORDS; i++)
+		if (v[i] != e->key * 31 + i)
+			return false;
+	return true;
+}
+
+static void
+small_config(CuckooConfig *c)
+{
+	ck_default_config(c, VALUE_WORDS * sizeof(uint64_t));
+	c->n_stripes = STRIPES;
+	c->initial_bucket_log2 = 1;
+	c->chunk_log2 = 2;
+}
+
+/* Inserts as a training backend does: shared lock first, exclusive if needed. */
+static CuckooResult
+put(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now)
+{
+	CuckooEntry *e;
+	CuckooResult r;
+
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+	r = ck_find_or_admit(t, env, key, now, &value_init, &e);
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	if (r == CK_NEED_EXCLUSIVE)
+	{
+		env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+		r = ck_insert_exclusive(t, env, key, now, &value_init, &e);
+		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	}
+	return r;
+}
+
+static uint64_t
+key_of(uint64_t i)
+{
+	return ck_mix64(i + 0x1234567);
+}
+
+/* Inserted keys are found with their values; absent keys are not. */
+static void
+test_insert_lookup_and_growth(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	const uint64_t n = 200000;
+	uint64_t	bad = 0;
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < n; i++)
+		if (put(&t, &h.env, key_of(i), 1) != CK_INSERTED)
+			bad++;
+	CHECK(bad == 0, "%lu inserts did not insert", (unsigned long) bad);
+	CHECK(t.live == n, "live %lu", (unsigned long) t.live);
+	CHECK(t.bucket_log2 > c.initial_bucket_log2, "index grew to 2^%u buckets", t.bucket_log2);
+	CHECK(t.n_chunks > 1000, "arena grew to %u chunks", t.n_chunks);
+	bad = 0;
+	for (uint64_t i = 0; i < n; i++)
+	{
+		CuckooEntry *e = ck_find(&t, &h.env, key_of(i));
+
+		if (e == NULL || e->key != key_of(i) || !value_ok(e))
+			bad++;
+	}
+	CHECK(bad == 0, "%lu keys lost or wrong after growth", (unsigned long) bad);
+	bad = 0;
+	for (uint64_t i = n; i < 2 * n; i++)
+		if (ck_find(&t, &h.env, key_of(i)) != NULL)
+			bad++;
+	CHECK(bad == 0, "%lu absent keys found", (unsigned long) bad);
+	CHECK(put(&t, &h.env, key_of(7), 2) == CK_FOUND, "a present key is found, not inserted");
+	CHECK(t.live == n, "no duplicate after re-insert");
+	/* Growth doubles only when a key finds no place: the index stays well filled. */
+	CHECK((double) t.live / ((1ull << t.bucket_log2) * CK_SLOTS) > 0.4,
+		  "load factor %.2f", (double) t.live / ((1ull << t.bucket_log2) * CK_SLOTS));
+	ck_destroy(&t, &h.env);
+	CHECK(h.used == 0, "destroy frees everything (%zu bytes left)", h.used);
+	heap_env_free(&h);
+}
+
+/* Deleting while the table grows never loses or revives a key. */
+static void
+test_delete_during_growth(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	uint64_t	bad = 0;
+	uint64_t	failed_deletes = 0;
+	const uint64_t n = 100000;
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < n; i++)
+	{
+		put(&t, &h.env, key_of(i), 1);
+		/* Delete every third key shortly after it went in, while growing. */
+		if (i >= 10 && (i - 10) % 3 == 0 && !ck_delete(&t, &h.env, key_of(i - 10)))
+			failed_deletes++;
+	}
+	CHECK(failed_deletes == 0, "%lu deletes missed their key", (unsigned long) failed_deletes);
+	CHECK(!ck_delete(&t, &h.env, key_of(n + 5)), "deleting an absent key reports false");
+	for (uint64_t i = 0; i < n; i++)
+	{
+		bool		deleted = i + 10 < n && i % 3 == 0;
+		CuckooEntry *e = ck_find(&t, &h.env, key_of(i));
+
+		if (deleted ? e != NULL : (e == NULL || !value_ok(e)))
+			bad++;
+	}
+	CHECK(bad == 0, "%lu keys wrong after deletes during growth", (unsigned long) bad);
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+}
+
+/* Expiry removes exactly the entries last seen before the cutoff. */
+static void
+test_expire(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	uint64_t	removed;
+	uint64_t	bad = 0;
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < 10000; i++)
+		put(&t, &h.env, key_of(i), (uint32_t) (100 + i % 10));
+	removed = ck_expire(&t, &h.env, 105);
+	CHECK(removed == 5000, "expire removed %lu", (unsigned long) removed);
+	CHECK(t.live == 5000, "live %lu", (unsigned long) t.live);
+	for (uint64_t i = 0; i < 10000; i++)
+	{
+		CuckooEntry *e = ck_find(&t, &h.env, key_of(i));
+
+		if ((i % 10 < 5) != (e == NULL) || (e != NULL && !value_ok(e)))
+			bad++;
+	}
+	CHECK(bad == 0, "%lu keys wrong after expiry", (unsigned long) bad);
+	/* Freed entries are reused before the arena grows. */
+	{
+		uint32_t	chunks = t.n_chunks;
+
+		for (uint64_t i = 20000; i < 25000; i++)
+			put(&t, &h.env, key_of(i), 200);
+		CHECK(t.n_chunks == chunks, "arena grew from %u to %u chunks", chunks, t.n_chunks);
+	}
+	CHECK(ck_expire(&t, &h.env, 0) == 0, "nothing is older than time 0");
+	CHECK(ck_expire(&t, &h.env, UINT32_MAX) == 10000, "everything is older than the end of time");
+	CHECK(t.live == 0, "empty after expiring all");
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+}
+
+/* A tiny reference map: open addressing with linear probing. */
+typedef struct RefMap
+{
+	uint64_t   *keys;
+	uint8_t    *state;			/* 0 empty, 1 present, 2 deleted */
+	uint64_t	mask;
+} RefMap;
+
+static uint64_t
+ref_slot(const RefMap *m, uint64_t key, bool for_insert)
+{
+	uint64_t	i = ck_mix64(key ^ 0xabcdef) & m->mask;
+	uint64_t	tomb = UINT64_MAX;
+
+	for (;; i = (i + 1) & m->mask)
+	{
+		if (m->state[i] == 0)
+			return for_insert && tomb != UINT64_MAX ? tomb : i;
+		if (m->state[i] == 2 && tomb == UINT64_MAX)
+			tomb = i;
+		if (m->state[i] == 1 && m->keys[i] == key)
+			return i;
+	}
+}
+
+/* A million random inserts, deletes and lookups agree with a reference map. */
+static void
+test_random_against_reference(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	RefMap		ref;
+	uint64_t	rng = 42;
+	uint64_t	live = 0;
+	uint64_t	mismatches = 0;
+	const uint64_t ops = 3000000;
+	const uint64_t universe = 1000000;
+
+	ref.mask = (1u << 22) - 1;
+	ref.keys = calloc(ref.mask + 1, sizeof(uint64_t));
+	ref.state = calloc(ref.mask + 1, 1);
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	c.chunk_log2 = 10;
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t op = 0; op < ops; op++)
+	{
+		uint64_t	r = ck_mix64(rng++);
+		uint64_t	key = key_of(r % universe);
+		uint64_t	slot = ref_slot(&ref, key, false);
+		bool		present = ref.state[slot] == 1 && ref.keys[slot] == key;
+		int			kind = (int) ((r >> 40) % 10);
+
+		if (kind < 6)
+		{
+			CuckooResult res = put(&t, &h.env, key, 1);
+
+			if (res != (present ? CK_FOUND : CK_INSERTED))
+				mismatches++;
+			if (!present)
+			{
+				slot = ref_slot(&ref, key, true);
+				ref.keys[slot] = key;
+				ref.state[slot] = 1;
+				live++;
+			}
+		}
+		else if (kind < 8)
+		{
+			if (ck_delete(&t, &h.env, key) != present)
+				mismatches++;
+			if (present)
+			{
+				ref.state[slot] = 2;
+				live--;
+			}
+		}
+		else
+		{
+			CuckooEntry *e = ck_find(&t, &h.env, key);
+
+			if ((e != NULL) != present || (e != NULL && !value_ok(e)))
+				mismatches++;
+		}
+	}
+	CHECK(mismatches == 0, "%lu operations disagreed with the reference", (unsigned long) mismatches);
+	CHECK(t.live == live, "live %lu, reference %lu", (unsigned long) t.live, (unsigned long) live);
+	CHECK(live > 500000, "the test reached %lu live keys", (unsigned long) live);
+	mismatches = 0;
+	for (uint64_t i = 0; i < universe; i++)
+	{
+		uint64_t	key = key_of(i);
+		uint64_t	slot = ref_slot(&ref, key, false);
+		bool		present = ref.state[slot] == 1 && ref.keys[slot] == key;
+
+		if ((ck_find(&t, &h.env, key) != NULL) != present)
+			mismatches++;
+	}
+	CHECK(mismatches == 0, "%lu of the million keys disagree at the end", (unsigned long) mismatches);
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+	free(ref.keys);
+	free(ref.state);
+}
+
+/* min_count 3: a key gets an entry on its third sighting and not before. */
+static void
+test_frequency_filter(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	uint64_t	early = 0;
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	c.admission.min_count = 3;
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < 5000; i++)
+	{
+		if (put(&t, &h.env, key_of(i), 1) != CK_FILTERED)
+			early++;
+		if (put(&t, &h.env, key_of(i), 1) != CK_FILTERED)
+			early++;
+	}
+	/* Count-min only overestimates; with 10,000 sightings in 4 x 65,536 counters, rarely. */
+	CHECK(early < 50, "%lu keys admitted before their third sighting", (unsigned long) early);
+	CHECK(t.live == early, "filtered keys take no entry (live %lu)", (unsigned long) t.live);
+	for (uint64_t i = 0; i < 5000; i++)
+		put(&t, &h.env, key_of(i), 1);
+	CHECK(t.live == 5000, "every key admitted on its third sighting (live %lu)", (unsigned long) t.live);
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+}
+
+/* admit_probability 0.25 admits about a quarter of keys seen once. */
+static void
+test_probabilistic_filter(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	uint64_t	admitted = 0;
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	c.admission.probability = 0.25;
+	c.admission.seed = 9;
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < 40000; i++)
+		if (put(&t, &h.env, key_of(i), 1) == CK_INSERTED)
+			admitted++;
+	CHECK(admitted > 9400 && admitted < 10600, "admitted %lu of 40000", (unsigned long) admitted);
+	CHECK(t.live == admitted, "only admitted keys have entries");
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+}
+
+/* At the memory cap the table evicts the least recently seen and keeps working. */
+static void
+test_memory_cap_evicts_oldest(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	const uint64_t n = 200000;
+	const size_t cap = 2 * 1024 * 1024;
+	uint64_t	failed = 0,
+				old_live = 0,
+				new_live = 0;
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, cap);
+	small_config(&c);
+	c.chunk_log2 = 8;
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < n; i++)
+		if (put(&t, &h.env, key_of(i), (uint32_t) (1 + i / 1000)) != CK_INSERTED)
+			failed++;
+	CHECK(failed == 0, "%lu inserts failed at the cap", (unsigned long) failed);
+	CHECK(h.used <= cap, "used %zu over cap %zu", h.used, cap);
+	CHECK(t.bytes <= cap, "table bytes %lu", (unsigned long) t.bytes);
+	CHECK(t.evicted > 0, "evicted %lu", (unsigned long) t.evicted);
+	CHECK(t.live + t.evicted == n, "live %lu + evicted %lu", (unsigned long) t.live,
+		  (unsigned long) t.evicted);
+	for (uint64_t i = 0; i < 1000; i++)
+	{
+		old_live += ck_find(&t, &h.env, key_of(i)) != NULL;
+		new_live += ck_find(&t, &h.env, key_of(n - 1 - i)) != NULL;
+	}
+	CHECK(new_live > 950, "%lu of the newest 1000 keys live", (unsigned long) new_live);
+	CHECK(old_live < 50, "%lu of the oldest 1000 keys live", (unsigned long) old_live);
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+}
+
+static void
+count_visit(void *arg, const CuckooEntry *e)
+{
+	uint64_t   *counts = arg;
+
+	counts[0]++;
+	if (!value_ok(e))
+		counts[1]++;
+}
+
+/* Draining touched keys visits each once and clears the mark; scan sees all. */
+static void
+test_touched_and_scan(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	uint64_t	counts[2] = {0, 0};
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < 3000; i++)
+		put(&t, &h.env, key_of(i), 1);
+	CHECK(ck_drain_touched(&t, &h.env, count_visit, counts) == 3000, "new entries are touched");
+	CHECK(counts[0] == 3000 && counts[1] == 0, "visited %lu", (unsigned long) counts[0]);
+	CHECK(ck_drain_touched(&t, &h.env, count_visit, counts) == 0, "drained entries are clean");
+	for (uint64_t i = 0; i < 3000; i += 3)
+		ck_touch(ck_find(&t, &h.env, key_of(i)), 2);
+	ck_delete(&t, &h.env, key_of(0));
+	CHECK(ck_drain_touched(&t, &h.env, count_visit, counts) == 999, "only touched live entries");
+	counts[0] = 0;
+	CHECK(ck_scan(&t, &h.env, count_visit, counts) == 2999, "scan visits every live entry");
+	CHECK(ck_find(&t, &h.env, key_of(3))->last_seen == 2, "touch sets last seen");
+	CHECK((ck_find(&t, &h.env, key_of(3))->meta & CK_META_COUNT) == 2, "touch counts");
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+}
+
+typedef struct ThreadArg
+{
+	CuckooTable *t;
+	const CoreEnv *env;
+	uint64_t	first;
+	uint64_t	count;
+	uint64_t	lost;			/* keys not found right after insertion */
+} ThreadArg;
+
+static void *
+insert_range(void *p)
+{
+	ThreadArg  *a = p;
+
+	for (uint64_t i = a->first; i < a->first + a->count; i++)
+	{
+		bool		found;
+
+		put(a->t, a->env, key_of(i), 1);
+		/* Readers, taking no stripe lock, run beside the inserters. */
+		a->env->lock(a->env->lock_ctx, CK_LOCK_TABLE, false);
+		found = ck_find(a->t, a->env, key_of(i)) != NULL;
+		a->env->unlock(a->env->lock_ctx, CK_LOCK_TABLE);
+		if (!found)
+			__atomic_add_fetch(&a->lost, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void
+sum_keys(void *arg, const CuckooEntry *e)
+{
+	uint64_t   *acc = arg;
+
+	acc[0]++;
+	acc[1] ^= ck_mix64(e->key);
+}
+
+/* Four threads insert overlapping ranges: every key ends up present exactly once. */
+static void
+test_concurrent_inserts(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	pthread_t	threads[4];
+	ThreadArg	args[4];
+	const uint64_t per_thread = 60000;
+	const uint64_t distinct = 3 * per_thread / 2 + per_thread;
+	uint64_t	acc[2] = {0, 0};
+	uint64_t	expect = 0;
+	uint64_t	missing = 0;
+
+	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
+	small_config(&c);
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (int i = 0; i < 4; i++)
+	{
+		/* Ranges overlap by half with the next thread's. */
+		args[i] = (ThreadArg) {&t, &h.env, (uint64_t) i * per_thread / 2, per_thread, 0};
+		pthread_create(&threads[i], NULL, insert_range, &args[i]);
+	}
+	for (int i = 0; i < 4; i++)
+	{
+		pthread_join(threads[i], NULL);
+		CHECK(args[i].lost == 0, "thread %d lost %lu keys", i, (unsigned long) args[i].lost);
+	}
+
+	CHECK(t.live == distinct, "live %lu, distinct %lu", (unsigned long) t.live, (unsigned long) distinct);
+	ck_scan(&t, &h.env, sum_keys, acc);
+	for (uint64_t i = 0; i < distinct; i++)
+	{
+		expect ^= ck_mix64(key_of(i));
+		missing += ck_find(&t, &h.env, key_of(i)) == NULL;
+	}
+	CHECK(acc[0] == distinct && acc[1] == expect, "entries are exactly the distinct keys");
+	CHECK(missing == 0, "%lu keys missing", (unsigned long) missing);
+	ck_destroy(&t, &h.env);
+	heap_env_free(&h);
+}
+
+int
+main(void)
+{
+	test_insert_lookup_and_growth();
+	test_delete_during_growth();
+	test_expire();
+	test_random_against_reference();
+	test_frequency_filter();
+	test_probabilistic_filter();
+	test_memory_cap_evicts_oldest();
+	test_touched_and_scan();
+	test_concurrent_inserts();
+	return unit_finish("test_cuckoo");
+}
