@@ -71,16 +71,16 @@ alt_bucket(uint64_t bucket, uint16_t tag, uint64_t mask)
 static inline CuckooBucket *
 buckets_of(const CuckooTable *t, const CoreEnv *env)
 {
-	return (CuckooBucket *) env->address(env->mem_ctx, t->buckets);
+	return (CuckooBucket *) env_address(env, t->buckets);
 }
 
 /* Address of the entry named by a 1-based reference. */
 static inline CuckooEntry *
 entry_at(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
 {
-	const MemHandle *dir = env->address(env->mem_ctx, t->chunk_dir);
+	const MemHandle *dir = env_address(env, t->chunk_dir);
 	uint32_t	i = ref - 1;
-	char	   *chunk = env->address(env->mem_ctx, dir[i >> t->config.chunk_log2]);
+	char	   *chunk = env_address(env, dir[i >> t->config.chunk_log2]);
 
 	return (CuckooEntry *) (chunk + (size_t) (i & ((1u << t->config.chunk_log2) - 1)) * t->entry_size);
 }
@@ -160,7 +160,7 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 {
 	if (t->chunk_dir != 0)
 	{
-		MemHandle  *dir = env->address(env->mem_ctx, t->chunk_dir);
+		MemHandle  *dir = env_address(env, t->chunk_dir);
 
 		for (uint32_t c = 0; c < t->n_chunks; c++)
 			table_free(t, env, dir[c], chunk_bytes(t));
@@ -208,16 +208,18 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 	uint64_t	mask = bucket_mask(t);
 	uint16_t	tag = key_tag(h);
 	uint64_t	b1 = h & mask;
+	uint64_t	b2 = alt_bucket(b1, tag, mask);
 	CuckooBucket *buckets = buckets_of(t, env);
 	int			s;
 
+	/* Both buckets are known from the hash: fetch them together. */
+	__builtin_prefetch(&buckets[b2]);
 	s = bucket_find(t, env, &buckets[b1], tag, key);
 	if (s >= 0)
 		return entry_at(t, env, buckets[b1].ref[s]);
-	b1 = alt_bucket(b1, tag, mask);
-	s = bucket_find(t, env, &buckets[b1], tag, key);
+	s = bucket_find(t, env, &buckets[b2], tag, key);
 	if (s >= 0)
-		return entry_at(t, env, buckets[b1].ref[s]);
+		return entry_at(t, env, buckets[b2].ref[s]);
 	return NULL;
 }
 
@@ -243,7 +245,7 @@ admission_passes(CuckooTable *t, const CoreEnv *env, uint64_t hash)
 
 	if (adm->min_count > 1)
 	{
-		uint16_t   *counters = env->address(env->mem_ctx, t->sketch);
+		uint16_t   *counters = env_address(env, t->sketch);
 		uint64_t	n = __atomic_add_fetch(&t->sketch_increments, 1, __ATOMIC_RELAXED);
 
 		if (n % ((uint64_t) CK_SKETCH_AGING << adm->sketch_width_log2) == 0)
@@ -319,7 +321,7 @@ arena_grow(CuckooTable *t, const CoreEnv *env)
 
 		if (bigger == 0)
 			return false;
-		memcpy(env->address(env->mem_ctx, bigger), env->address(env->mem_ctx, t->chunk_dir),
+		memcpy(env_address(env, bigger), env_address(env, t->chunk_dir),
 			   t->chunk_dir_cap * sizeof(MemHandle));
 		table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
 		t->chunk_dir = bigger;
@@ -328,7 +330,7 @@ arena_grow(CuckooTable *t, const CoreEnv *env)
 	chunk = table_alloc(t, env, chunk_bytes(t));
 	if (chunk == 0)
 		return false;
-	dir = env->address(env->mem_ctx, t->chunk_dir);
+	dir = env_address(env, t->chunk_dir);
 	dir[t->n_chunks++] = chunk;
 	return true;
 }
@@ -526,7 +528,7 @@ index_grow(CuckooTable *t, const CoreEnv *env)
 
 		if (fresh == 0)
 			break;
-		buckets = env->address(env->mem_ctx, fresh);
+		buckets = env_address(env, fresh);
 		t->bucket_log2 = log2;
 		for (uint32_t ref = 1; ref < t->next_fresh && ok; ref++)
 		{

@@ -21,6 +21,8 @@ typedef uint64_t MemHandle;
 typedef struct CoreEnv
 {
 	void	   *mem_ctx;
+	/* Handles are this process's addresses, so address() need not be called. */
+	bool		direct;
 	/* Zeroed memory of size bytes, or 0 when the memory cap forbids it. */
 	MemHandle	(*alloc) (void *mem_ctx, size_t size);
 	void		(*free) (void *mem_ctx, MemHandle handle);
@@ -32,5 +34,12 @@ typedef struct CoreEnv
 	void		(*lock) (void *lock_ctx, uint32_t lock_id, bool exclusive);
 	void		(*unlock) (void *lock_ctx, uint32_t lock_id);
 } CoreEnv;
+
+/* This process's address of an allocation; inline where handles are addresses. */
+static inline void *
+env_address(const CoreEnv *env, MemHandle handle)
+{
+	return env->direct ? (void *) (uintptr_t) handle : env->address(env->mem_ctx, handle);
+}
 
 #endif							/* MONOLITH_ENV_H */

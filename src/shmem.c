@@ -238,7 +238,7 @@ handle_bind(ModelHandle *h, int index)
 	h->generation = slot->generation;
 	h->fm = &((ModelState *) dsa_get_address(area, slot->state))->fm;
 	h->env = (CoreEnv) {
-		NULL, dsa_env_alloc, dsa_env_free, dsa_env_address,
+		NULL, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
 		h, model_lock, model_unlock
 	};
 }

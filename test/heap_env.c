@@ -4,7 +4,10 @@
  */
 #include "heap_env.h"
 
+#include <sched.h>
 #include <stdlib.h>
+
+#define HEAP_LOCK_WRITER 0x80000000u
 
 static MemHandle
 heap_alloc(void *ctx, size_t size)
@@ -42,39 +45,53 @@ heap_address(void *ctx, MemHandle handle)
 static void
 heap_lock(void *ctx, uint32_t id, bool exclusive)
 {
-	HeapEnv    *h = ctx;
+	uint32_t   *lock = &((HeapEnv *) ctx)->locks[id];
 
-	if (exclusive)
-		pthread_rwlock_wrlock(&h->locks[id]);
-	else
-		pthread_rwlock_rdlock(&h->locks[id]);
+	for (;;)
+	{
+		if (exclusive)
+		{
+			uint32_t	free_state = 0;
+
+			if (__atomic_compare_exchange_n(lock, &free_state, HEAP_LOCK_WRITER, false,
+											__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return;
+		}
+		else
+		{
+			/* Optimistically count in as a reader; back out if a writer holds it. */
+			if (!(__atomic_fetch_add(lock, 1, __ATOMIC_ACQUIRE) & HEAP_LOCK_WRITER))
+				return;
+			__atomic_fetch_sub(lock, 1, __ATOMIC_RELAXED);
+		}
+		sched_yield();
+	}
 }
 
 static void
 heap_unlock(void *ctx, uint32_t id)
 {
-	HeapEnv    *h = ctx;
+	uint32_t   *lock = &((HeapEnv *) ctx)->locks[id];
 
-	pthread_rwlock_unlock(&h->locks[id]);
+	if (__atomic_load_n(lock, __ATOMIC_RELAXED) & HEAP_LOCK_WRITER)
+		__atomic_fetch_and(lock, ~HEAP_LOCK_WRITER, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_sub(lock, 1, __ATOMIC_RELEASE);
 }
 
 /* An env with n_locks locks (lock ids 0 .. n_locks-1) and a byte cap. */
 void
 heap_env_init(HeapEnv *h, uint32_t n_locks, size_t cap)
 {
-	h->env = (CoreEnv) {h, heap_alloc, heap_release, heap_address, h, heap_lock, heap_unlock};
+	h->env = (CoreEnv) {h, true, heap_alloc, heap_release, heap_address, h, heap_lock, heap_unlock};
 	h->cap = cap;
 	h->used = 0;
 	h->n_locks = n_locks;
-	h->locks = calloc(n_locks, sizeof(pthread_rwlock_t));
-	for (uint32_t i = 0; i < n_locks; i++)
-		pthread_rwlock_init(&h->locks[i], NULL);
+	h->locks = calloc(n_locks, sizeof(uint32_t));
 }
 
 void
 heap_env_free(HeapEnv *h)
 {
-	for (uint32_t i = 0; i < h->n_locks; i++)
-		pthread_rwlock_destroy(&h->locks[i]);
 	free(h->locks);
 }

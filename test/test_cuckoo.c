@@ -2,6 +2,7 @@
  * test_cuckoo.c
  *		Unit tests of the collisionless embedding table, outside PostgreSQL.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
