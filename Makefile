@@ -19,6 +19,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies; every object depends on every header.
+$(OBJS): $(wildcard src/*.h)
+
 # The core, built and tested as a plain C program under AddressSanitizer
 # and UndefinedBehaviorSanitizer, with no PostgreSQL in sight.
 CORE_SRCS = $(CORE_OBJS:.o=.c)
