@@ -29,6 +29,7 @@
 
 #include "catalog.h"
 #include "featkey.h"
+#include "features.h"
 
 PG_FUNCTION_INFO_V1(monolith_create_model);
 PG_FUNCTION_INFO_V1(monolith_drop_model);
@@ -273,15 +274,6 @@ catalog_lookup(text *name, ModelDef *def)
 	modeldef_validate(def);
 }
 
-static void
-require_arg(FunctionCallInfo fcinfo, int i, const char *what)
-{
-	if (PG_ARGISNULL(i))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-}
-
 /*
  * monolith.create_model(name, slots, dim, learning_rate, min_count,
  *						 admit_probability, seed)
@@ -302,7 +294,7 @@ monolith_create_model(PG_FUNCTION_ARGS)
 	shmem_require();
 	for (int i = 0; i < 7; i++)
 	{
-		require_arg(fcinfo, i, arg_names[i]);
+		require_not_null(fcinfo, i, arg_names[i]);
 		values[i] = PG_GETARG_DATUM(i);
 	}
 	memset(&def, 0, sizeof(def));
@@ -344,7 +336,7 @@ monolith_drop_model(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	shmem_require();
-	require_arg(fcinfo, 0, "model name");
+	require_not_null(fcinfo, 0, "model name");
 	arg = PG_GETARG_DATUM(0);
 	set_name(&def, PG_GETARG_TEXT_PP(0));
 	SPI_connect();

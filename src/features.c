@@ -16,6 +16,16 @@
 #include "featkey.h"
 #include "features.h"
 
+/* Errors when argument arg is NULL; what names it in the message. */
+void
+require_not_null(FunctionCallInfo fcinfo, int arg, const char *what)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+}
+
 static bool
 scalar_type_supported(Oid type)
 {

@@ -1,12 +1,14 @@
 /*
  * features.h
- *		SQL values to feature keys (integers, text, and arrays of either) and
- *		labels to numbers in [0, 1].
+ *		SQL arguments to model inputs: feature keys (integers, text, and arrays
+ *		of either), labels as numbers in [0, 1], and NULL checks.
  */
 #ifndef MONOLITH_FEATURES_H
 #define MONOLITH_FEATURES_H
 
 #include "postgres.h"
+
+#include "fmgr.h"
 
 /* A feature argument's type, looked up once per call site. */
 typedef struct FeatureType
@@ -26,6 +28,7 @@ typedef struct KeyBuffer
 	uint32		capacity;
 } KeyBuffer;
 
+extern void require_not_null(FunctionCallInfo fcinfo, int arg, const char *what);
 extern void feature_type_init(FeatureType *ft, Oid type, int position);
 extern void features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf);
 extern void label_check_type(Oid type);

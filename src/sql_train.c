@@ -36,15 +36,6 @@ typedef struct ModelCall
 	float	   *floats;
 } ModelCall;
 
-static void
-require_not_null(FunctionCallInfo fcinfo, int arg, const char *what)
-{
-	if (PG_ARGISNULL(arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-}
-
 /* Unix seconds now: the clock of the tables' last-seen times. */
 static uint32
 clock_now(void)

@@ -45,6 +45,21 @@ small_config(CuckooConfig *c)
 	c->chunk_log2 = 2;
 }
 
+/* A table on a heap env with cap bytes (0: no cap). */
+static void
+open_table(HeapEnv *h, CuckooTable *t, const CuckooConfig *c, size_t cap)
+{
+	heap_env_init(h, CK_LOCK_STRIPE0 + c->n_stripes, cap);
+	CHECK(ck_init(t, &h->env, c), "init");
+}
+
+static void
+close_table(HeapEnv *h, CuckooTable *t)
+{
+	ck_destroy(t, &h->env);
+	heap_env_free(h);
+}
+
 /* Inserts as a training backend does: shared lock first, exclusive if needed. */
 static CuckooResult
 put(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now)
@@ -80,9 +95,8 @@ test_insert_lookup_and_growth(void)
 	const uint64_t n = 200000;
 	uint64_t	bad = 0;
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < n; i++)
 		if (put(&t, &h.env, key_of(i), 1) != CK_INSERTED)
 			bad++;
@@ -125,9 +139,8 @@ test_delete_during_growth(void)
 	uint64_t	failed_deletes = 0;
 	const uint64_t n = 100000;
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < n; i++)
 	{
 		put(&t, &h.env, key_of(i), 1);
@@ -146,8 +159,7 @@ test_delete_during_growth(void)
 			bad++;
 	}
 	CHECK(bad == 0, "%lu keys wrong after deletes during growth", (unsigned long) bad);
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 }
 
 /* Expiry removes exactly the entries last seen before the cutoff. */
@@ -160,9 +172,8 @@ test_expire(void)
 	uint64_t	removed;
 	uint64_t	bad = 0;
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < 10000; i++)
 		put(&t, &h.env, key_of(i), (uint32_t) (100 + i % 10));
 	removed = ck_expire(&t, &h.env, 105);
@@ -187,8 +198,7 @@ test_expire(void)
 	CHECK(ck_expire(&t, &h.env, 0) == 0, "nothing is older than time 0");
 	CHECK(ck_expire(&t, &h.env, UINT32_MAX) == 10000, "everything is older than the end of time");
 	CHECK(t.live == 0, "empty after expiring all");
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 }
 
 /* A tiny reference map: open addressing with linear probing. */
@@ -198,6 +208,16 @@ typedef struct RefMap
 	uint8_t    *state;			/* 0 empty, 1 present, 2 deleted */
 	uint64_t	mask;
 } RefMap;
+
+static uint64_t ref_slot(const RefMap *m, uint64_t key, bool for_insert);
+
+/* Whether the reference holds key; *slot is where it is or would be looked for. */
+static bool
+ref_contains(const RefMap *m, uint64_t key, uint64_t *slot)
+{
+	*slot = ref_slot(m, key, false);
+	return m->state[*slot] == 1 && m->keys[*slot] == key;
+}
 
 static uint64_t
 ref_slot(const RefMap *m, uint64_t key, bool for_insert)
@@ -233,16 +253,15 @@ test_random_against_reference(void)
 	ref.mask = (1u << 22) - 1;
 	ref.keys = calloc(ref.mask + 1, sizeof(uint64_t));
 	ref.state = calloc(ref.mask + 1, 1);
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
 	c.chunk_log2 = 10;
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (uint64_t op = 0; op < ops; op++)
 	{
 		uint64_t	r = ck_mix64(rng++);
 		uint64_t	key = key_of(r % universe);
-		uint64_t	slot = ref_slot(&ref, key, false);
-		bool		present = ref.state[slot] == 1 && ref.keys[slot] == key;
+		uint64_t	slot;
+		bool		present = ref_contains(&ref, key, &slot);
 		int			kind = (int) ((r >> 40) % 10);
 
 		if (kind < 6)
@@ -283,16 +302,13 @@ test_random_against_reference(void)
 	mismatches = 0;
 	for (uint64_t i = 0; i < universe; i++)
 	{
-		uint64_t	key = key_of(i);
-		uint64_t	slot = ref_slot(&ref, key, false);
-		bool		present = ref.state[slot] == 1 && ref.keys[slot] == key;
+		uint64_t	slot;
 
-		if ((ck_find(&t, &h.env, key) != NULL) != present)
+		if ((ck_find(&t, &h.env, key_of(i)) != NULL) != ref_contains(&ref, key_of(i), &slot))
 			mismatches++;
 	}
 	CHECK(mismatches == 0, "%lu of the million keys disagree at the end", (unsigned long) mismatches);
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 	free(ref.keys);
 	free(ref.state);
 }
@@ -306,10 +322,9 @@ test_frequency_filter(void)
 	CuckooConfig c;
 	uint64_t	early = 0;
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
 	c.admission.min_count = 3;
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < 5000; i++)
 	{
 		if (put(&t, &h.env, key_of(i), 1) != CK_FILTERED)
@@ -323,8 +338,7 @@ test_frequency_filter(void)
 	for (uint64_t i = 0; i < 5000; i++)
 		put(&t, &h.env, key_of(i), 1);
 	CHECK(t.live == 5000, "every key admitted on its third sighting (live %lu)", (unsigned long) t.live);
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 }
 
 /* admit_probability 0.25 admits about a quarter of keys seen once. */
@@ -336,18 +350,16 @@ test_probabilistic_filter(void)
 	CuckooConfig c;
 	uint64_t	admitted = 0;
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
 	c.admission.probability = 0.25;
 	c.admission.seed = 9;
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < 40000; i++)
 		if (put(&t, &h.env, key_of(i), 1) == CK_INSERTED)
 			admitted++;
 	CHECK(admitted > 9400 && admitted < 10600, "admitted %lu of 40000", (unsigned long) admitted);
 	CHECK(t.live == admitted, "only admitted keys have entries");
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 }
 
 /* At the memory cap the table evicts the least recently seen and keeps working. */
@@ -363,10 +375,9 @@ test_memory_cap_evicts_oldest(void)
 				old_live = 0,
 				new_live = 0;
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, cap);
 	small_config(&c);
 	c.chunk_log2 = 8;
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, cap);
 	for (uint64_t i = 0; i < n; i++)
 		if (put(&t, &h.env, key_of(i), (uint32_t) (1 + i / 1000)) != CK_INSERTED)
 			failed++;
@@ -383,8 +394,7 @@ test_memory_cap_evicts_oldest(void)
 	}
 	CHECK(new_live > 950, "%lu of the newest 1000 keys live", (unsigned long) new_live);
 	CHECK(old_live < 50, "%lu of the oldest 1000 keys live", (unsigned long) old_live);
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 }
 
 static void
@@ -406,9 +416,8 @@ test_touched_and_scan(void)
 	CuckooConfig c;
 	uint64_t	counts[2] = {0, 0};
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < 3000; i++)
 		put(&t, &h.env, key_of(i), 1);
 	CHECK(ck_drain_touched(&t, &h.env, count_visit, counts) == 3000, "new entries are touched");
@@ -422,8 +431,7 @@ test_touched_and_scan(void)
 	CHECK(ck_scan(&t, &h.env, count_visit, counts) == 2999, "scan visits every live entry");
 	CHECK(ck_find(&t, &h.env, key_of(3))->last_seen == 2, "touch sets last seen");
 	CHECK((ck_find(&t, &h.env, key_of(3))->meta & CK_META_COUNT) == 2, "touch counts");
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 }
 
 typedef struct ThreadArg
@@ -479,9 +487,8 @@ test_concurrent_inserts(void)
 	uint64_t	expect = 0;
 	uint64_t	missing = 0;
 
-	heap_env_init(&h, CK_LOCK_STRIPE0 + STRIPES, 0);
 	small_config(&c);
-	CHECK(ck_init(&t, &h.env, &c), "init");
+	open_table(&h, &t, &c, 0);
 	for (int i = 0; i < 4; i++)
 	{
 		/* Ranges overlap by half with the next thread's. */
@@ -503,8 +510,7 @@ test_concurrent_inserts(void)
 	}
 	CHECK(acc[0] == distinct && acc[1] == expect, "entries are exactly the distinct keys");
 	CHECK(missing == 0, "%lu keys missing", (unsigned long) missing);
-	ck_destroy(&t, &h.env);
-	heap_env_free(&h);
+	close_table(&h, &t);
 }
 
 int
