@@ -12,8 +12,8 @@ SELECT monolith.create_model('small', ARRAY['a']);
 SELECT name, dim, learning_rate, min_count, admit_probability, seed
   FROM monolith.models ORDER BY name;
 
--- a model takes shared memory on first use, and gives it back when dropped
-SELECT memory_bytes = 0 AS unused FROM monolith.models WHERE name = 'small';
+-- a model takes shared memory when created, and gives it back when dropped
+SELECT memory_bytes > 0 AS has_memory, ids FROM monolith.models WHERE name = 'small';
 SELECT monolith.train('small', true, 1);
 SELECT ids, memory_bytes > 0 AS has_memory, examples_trained
   FROM monolith.models WHERE name = 'small';

@@ -323,6 +323,12 @@ monolith_create_model(PG_FUNCTION_ARGS)
 	def.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	pending_add(MyDatabaseId, def.id, false);
+
+	/*
+	 * Take the model's memory now, so that a full cap fails this call rather
+	 * than a training call later.
+	 */
+	shmem_open_model(palloc(sizeof(ModelHandle)), &def);
 	PG_RETURN_VOID();
 }
 
