@@ -40,7 +40,7 @@ mkdir -p "$(dirname "$built")"
 Rscript --vanilla - "${rdata%.rdb}" "$built.tmp" >&2 <<'R'
 args <- commandArgs(trailingOnly = TRUE)
 e <- new.env()
-lazyLoad(args[1], envir = e)
+invisible(lazyLoad(args[1], envir = e))
 m <- e$movielens
 out <- data.frame(user_id = m$userId, movie_id = m$movieId, rating = m$rating,
                   ts = m$timestamp, title = as.character(m$title), year = m$year,
