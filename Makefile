@@ -2,7 +2,7 @@ EXTENSION = monolith
 EXTVERSION = 0.1.0
 
 MODULE_big = monolith
-CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/model.o src/metrics.o
+CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/optim.o src/model.o src/metrics.o
 GLUE_OBJS = src/monolith.o src/shmem.o src/catalog.o src/features.o src/sql_train.o src/sql_metrics.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -26,7 +26,7 @@ $(OBJS): $(wildcard src/*.h)
 # and UndefinedBehaviorSanitizer, with no PostgreSQL in sight.
 CORE_SRCS = $(CORE_OBJS:.o=.c)
 CORE_TEST_FLAGS = -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all
-CORE_TESTS = test_cuckoo test_featkey test_model test_metrics
+CORE_TESTS = test_cuckoo test_featkey test_optim test_model test_metrics
 
 build/%: test/%.c test/heap_env.c test/unit.h $(CORE_SRCS) src/*.h
 	@mkdir -p build

@@ -1,33 +1,96 @@
 /*
  * model.c
- *		Factorization machine forward and backward passes; see model.h.
+ *		DeepFM forward and backward passes; see model.h.
  */
 #include "model.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "optim.h"
-
-/* An entry's value: first-order weight and embedding, each with Adagrad state. */
-typedef struct FmValue
+/* Where each part of a step's scratch floats starts. */
+typedef struct ScratchLayout
 {
-	float		weight;
-	float		weight_accumulator;
-	float		vec[];			/* dim embedding floats, then dim accumulators */
-} FmValue;
+	size_t		input;			/* pooled embeddings per slot, then numeric */
+	size_t		sum;			/* sum of the pooled embeddings */
+	size_t		pooled_weight;
+	size_t		count;			/* IDs found per slot */
+	size_t		zeroed;			/* floats from the start zeroed per step */
+	size_t		acts;			/* the tower's activations, layer after layer */
+	size_t		delta;			/* two layers' worth of backpropagated error */
+	size_t		grad_input;		/* d logit / d input, from the tower */
+	size_t		grad_embedding;
+	size_t		dense_grad;
+	size_t		total;
+} ScratchLayout;
 
-size_t
-fm_value_size(uint32_t dim)
+static uint32_t
+input_width(const ModelConfig *c)
 {
-	return sizeof(FmValue) + 2 * (size_t) dim * sizeof(float);
+	return c->n_slots * c->dim + c->n_numeric;
 }
 
-/* Scratch floats: pooled embeddings per slot, their sum, pooled weights, ID counts. */
-size_t
-fm_work_floats(uint32_t n_slots, uint32_t dim)
+static uint32_t
+max_width(const ModelConfig *c)
 {
-	return (size_t) n_slots * dim + dim + 2 * (size_t) n_slots;
+	uint32_t	w = input_width(c);
+
+	for (uint32_t l = 0; l < c->n_layers; l++)
+		w = c->width[l] > w ? c->width[l] : w;
+	return w;
+}
+
+/* Numeric weights, then per layer its weights (row per unit) and biases, then the output unit. */
+static uint32_t
+dense_param_count(const ModelConfig *c)
+{
+	uint32_t	n = c->n_numeric;
+	uint32_t	fan_in = input_width(c);
+
+	if (c->n_layers == 0)
+		return n;
+	for (uint32_t l = 0; l < c->n_layers; l++)
+	{
+		n += c->width[l] * fan_in + c->width[l];
+		fan_in = c->width[l];
+	}
+	return n + fan_in + 1;
+}
+
+static ScratchLayout
+scratch_layout(const ModelConfig *c)
+{
+	ScratchLayout s;
+	size_t		acts = 0;
+
+	for (uint32_t l = 0; l < c->n_layers; l++)
+		acts += c->width[l];
+	s.input = 0;
+	s.sum = s.input + input_width(c);
+	s.pooled_weight = s.sum + c->dim;
+	s.count = s.pooled_weight + c->n_slots;
+	s.zeroed = s.count + c->n_slots;
+	s.acts = s.zeroed;
+	s.delta = s.acts + acts;
+	s.grad_input = s.delta + 2 * (size_t) max_width(c);
+	s.grad_embedding = s.grad_input + input_width(c);
+	s.dense_grad = s.grad_embedding + c->dim;
+	s.total = s.dense_grad + dense_param_count(c);
+	return s;
+}
+
+size_t
+model_work_floats(const ModelConfig *config)
+{
+	return scratch_layout(config).total;
+}
+
+/* A uniform draw in [-1, 1) from a seed and an index. */
+static float
+seeded_uniform(uint64_t seed, uint64_t i)
+{
+	double		u = (double) (ck_mix64(seed + i) >> 11) * 0x1.0p-53;
+
+	return (float) (2.0 * u - 1.0);
 }
 
 /*
@@ -35,43 +98,104 @@ fm_work_floats(uint32_t n_slots, uint32_t dim)
  * replay gives the same model whatever order keys first appear in.
  */
 static void
-fm_init_value(const void *arg, uint64_t key, void *value)
+init_value(const void *arg, uint64_t key, void *value)
 {
-	const FmParams *p = arg;
-	FmValue    *v = value;
-	uint64_t	base = ck_mix64(p->seed ^ ck_mix64(key));
+	const Model *m = arg;
+	float	   *embedding = (float *) value + m->embedding_at;
+	uint64_t	base = ck_mix64(m->config.seed ^ ck_mix64(key));
 
-	for (uint32_t j = 0; j < p->dim; j++)
+	for (uint32_t j = 0; j < m->config.dim; j++)
+		embedding[j] = seeded_uniform(base, j) * m->config.init_scale;
+}
+
+/* He-uniform tower weights from the seed; zero biases and numeric weights. */
+static void
+init_dense(const ModelConfig *c, float *dense)
+{
+	uint64_t	base = ck_mix64(c->seed ^ 0x6465657066756c6cull);
+	uint32_t	fan_in = input_width(c);
+	float	   *p = dense + c->n_numeric;
+
+	for (uint32_t l = 0; l <= c->n_layers && c->n_layers > 0; l++)
 	{
-		double		u = (double) (ck_mix64(base + j) >> 11) * 0x1.0p-53;
+		uint32_t	units = l < c->n_layers ? c->width[l] : 1;
+		float		limit = sqrtf(6.0f / fan_in);
 
-		v->vec[j] = (float) ((2.0 * u - 1.0) * p->init_scale);
+		for (uint32_t i = 0; i < units * fan_in; i++)
+			p[i] = seeded_uniform(base, (uint64_t) (p - dense) + i) * limit;
+		p += units * fan_in + units;
+		fan_in = units;
 	}
 }
 
 /* Creates an empty model; false when the memory cap leaves no room. */
 bool
-fm_init(FmModel *m, const CoreEnv *env, const FmParams *params,
-		const CuckooConfig *table_config)
+model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
+		   const CuckooConfig *table_config)
 {
-	CuckooConfig config = *table_config;
+	CuckooConfig table = *table_config;
+	uint32_t	weight_state = optim_state_floats(config->weight_optimizer.kind, 1);
+	uint32_t	embedding_state = optim_state_floats(config->embedding_optimizer.kind, config->dim);
 
 	memset(m, 0, sizeof(*m));
-	m->params = *params;
-	config.value_size = (uint32_t) fm_value_size(params->dim);
-	return ck_init(&m->table, env, &config);
+	m->config = *config;
+	m->embedding_at = 1 + weight_state;
+	m->embedding_state_at = m->embedding_at + config->dim;
+	m->value_floats = m->embedding_state_at + embedding_state;
+	m->dense_params = dense_param_count(config);
+	table.value_size = m->value_floats * sizeof(float);
+	if (!ck_init(&m->table, env, &table))
+		return false;
+	if (m->dense_params > 0)
+	{
+		m->dense_bytes = (m->dense_params +
+						  optim_state_floats(config->dense_optimizer.kind, m->dense_params)) * sizeof(float);
+		m->dense = env->alloc(env->mem_ctx, m->dense_bytes);
+		if (m->dense == 0)
+		{
+			ck_destroy(&m->table, env);
+			return false;
+		}
+		init_dense(config, env_address(env, m->dense));
+	}
+	return true;
 }
 
 void
-fm_destroy(FmModel *m, const CoreEnv *env)
+model_destroy(Model *m, const CoreEnv *env)
 {
+	if (m->dense != 0)
+		env->free(env->mem_ctx, m->dense);
+	m->dense = 0;
 	ck_destroy(&m->table, env);
 }
 
+/* Bytes the model holds beyond its own header: table and dense weights. */
+uint64_t
+model_memory_bytes(const Model *m)
+{
+	return __atomic_load_n(&m->table.bytes, __ATOMIC_RELAXED) + m->dense_bytes;
+}
+
+float *
+model_dense(const Model *m, const CoreEnv *env)
+{
+	return m->dense == 0 ? NULL : env_address(env, m->dense);
+}
+
 static inline uint32_t
-slot_begin(const FmExample *ex, uint32_t s)
+slot_begin(const Example *ex, uint32_t s)
 {
 	return s == 0 ? 0 : ex->slot_end[s - 1];
+}
+
+/* The table key of the example's k-th ID: the ID itself, or its shared row. */
+static inline uint64_t
+table_key(const Model *m, const Example *ex, uint32_t k)
+{
+	if (m->config.hash_rows == 0)
+		return ex->keys[k];
+	return ck_mix64(ex->keys[k] ^ m->config.seed) % m->config.hash_rows;
 }
 
 /* Marks, during resolve_entries, keys the filters admitted that await room. */
@@ -79,19 +203,19 @@ static CuckooEntry awaiting_room;
 
 /* Looks up every key of the example; with admit, gives new keys entries. */
 static void
-resolve_entries(FmModel *m, const CoreEnv *env, const FmExample *ex, bool admit,
-				uint32_t now, FmWork *work)
+resolve_entries(Model *m, const CoreEnv *env, const Example *ex, bool admit,
+				uint32_t now, ModelWork *work)
 {
-	uint32_t	n_keys = ex->slot_end[m->params.n_slots - 1];
-	CuckooValueInit init = {fm_init_value, &m->params};
+	uint32_t	n_keys = ex->slot_end[m->config.n_slots - 1];
+	CuckooValueInit init = {init_value, m};
 	bool		need_exclusive = false;
 
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	for (uint32_t k = 0; k < n_keys; k++)
 	{
 		if (!admit)
-			work->entries[k] = ck_find(&m->table, env, ex->keys[k]);
-		else if (ck_find_or_admit(&m->table, env, ex->keys[k], now, &init,
+			work->entries[k] = ck_find(&m->table, env, table_key(m, ex, k));
+		else if (ck_find_or_admit(&m->table, env, table_key(m, ex, k), now, &init,
 								  &work->entries[k]) == CK_NEED_EXCLUSIVE)
 		{
 			/* Admitted but not yet placed; filtered keys stay NULL. */
@@ -110,46 +234,153 @@ resolve_entries(FmModel *m, const CoreEnv *env, const FmExample *ex, bool admit,
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
 	for (uint32_t k = 0; k < n_keys; k++)
 		if (work->entries[k] == &awaiting_room)
-			ck_insert_exclusive(&m->table, env, ex->keys[k], now, &init, &work->entries[k]);
+			ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
+								&work->entries[k]);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	for (uint32_t k = 0; k < n_keys; k++)
-		work->entries[k] = ck_find(&m->table, env, ex->keys[k]);
+		work->entries[k] = ck_find(&m->table, env, table_key(m, ex, k));
+}
+
+static inline float *
+entry_floats(CuckooEntry *entry)
+{
+	return (float *) CK_VALUE(entry);
+}
+
+static float
+dot(const float *a, const float *b, uint32_t n)
+{
+	float		s = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* The tower's output for input; leaves each layer's activations in acts. */
+static double
+tower_forward(const ModelConfig *c, const float *dense, const float *input, float *acts)
+{
+	const float *p = dense + c->n_numeric;
+	const float *in = input;
+	uint32_t	fan_in = input_width(c);
+
+	for (uint32_t l = 0; l < c->n_layers; l++)
+	{
+		uint32_t	units = c->width[l];
+		const float *bias = p + (size_t) units * fan_in;
+
+		for (uint32_t u = 0; u < units; u++)
+		{
+			float		z = bias[u] + dot(p + (size_t) u * fan_in, in, fan_in);
+
+			acts[u] = z > 0 ? z : 0;
+		}
+		p = bias + units;
+		in = acts;
+		acts += units;
+		fan_in = units;
+	}
+	return p[fan_in] + dot(p, in, fan_in);
 }
 
 /*
- * Logit of the example from its resolved entries; leaves in work the pooled
- * embeddings, their sum, the pooled weights and the per-slot ID counts that
- * the backward pass needs.
+ * Gradients of the tower's output, times g, into dense_grad (its share of it)
+ * and grad_input, from the weights and activations of the forward pass.
+ */
+static void
+tower_backward(const ModelConfig *c, const float *dense, const float *input,
+			   const float *acts, float g, float *dense_grad, float *delta,
+			   float *grad_input)
+{
+	const float *layer_params[MODEL_MAX_LAYERS + 1];
+	const float *layer_input[MODEL_MAX_LAYERS + 1];
+	uint32_t	fan_in[MODEL_MAX_LAYERS + 1];
+	uint32_t	mw = max_width(c);
+	float	   *cur = delta;
+	float	   *prev = delta + mw;
+
+	/* Walk forward once for each layer's weights, input and fan-in. */
+	layer_params[0] = dense + c->n_numeric;
+	layer_input[0] = input;
+	fan_in[0] = input_width(c);
+	for (uint32_t l = 0; l < c->n_layers; l++)
+	{
+		layer_params[l + 1] = layer_params[l] + (size_t) c->width[l] * (fan_in[l] + 1);
+		layer_input[l + 1] = l == 0 ? acts : layer_input[l] + fan_in[l];
+		fan_in[l + 1] = c->width[l];
+	}
+
+	/* The output unit: one weight per last-layer activation and a bias. */
+	cur[0] = g;
+	for (int l = (int) c->n_layers; l >= 0; l--)
+	{
+		uint32_t	units = l == (int) c->n_layers ? 1 : c->width[l];
+		uint32_t	n_in = fan_in[l];
+		const float *w = layer_params[l];
+		const float *in = layer_input[l];
+		float	   *gw = dense_grad + (w - dense);
+		float	   *out = l == 0 ? grad_input : prev;
+
+		for (uint32_t u = 0; u < units; u++)
+		{
+			for (uint32_t i = 0; i < n_in; i++)
+				gw[(size_t) u * n_in + i] = cur[u] * in[i];
+			gw[(size_t) units * n_in + u] = cur[u];
+		}
+		memset(out, 0, n_in * sizeof(float));
+		for (uint32_t u = 0; u < units; u++)
+		{
+			if (cur[u] == 0)
+				continue;
+			for (uint32_t i = 0; i < n_in; i++)
+				out[i] += w[(size_t) u * n_in + i] * cur[u];
+		}
+		if (l == 0)
+			break;
+		/* Through the ReLU of the layer below. */
+		for (uint32_t i = 0; i < n_in; i++)
+			if (in[i] <= 0)
+				out[i] = 0;
+		prev = cur;
+		cur = out;
+	}
+}
+
+/*
+ * Logit of the example from its resolved entries; leaves in work what the
+ * backward pass needs.
  */
 static double
-forward(const FmModel *m, const FmExample *ex, FmWork *work)
+forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 {
-	uint32_t	dim = m->params.dim;
-	uint32_t	n_slots = m->params.n_slots;
-	float	   *pooled = work->floats;
-	float	   *sum = pooled + (size_t) n_slots * dim;
-	float	   *pooled_weight = sum + dim;
-	float	   *count = pooled_weight + n_slots;
-	double		logit = m->bias;
+	const ModelConfig *c = &m->config;
+	ScratchLayout sl = scratch_layout(c);
+	uint32_t	dim = c->dim;
+	float	   *pooled = work->floats + sl.input;
+	float	   *sum = work->floats + sl.sum;
+	float	   *pooled_weight = work->floats + sl.pooled_weight;
+	float	   *count = work->floats + sl.count;
+	double		logit = m->bias[0];
 	double		self = 0;
 	double		total = 0;
 
-	memset(work->floats, 0, fm_work_floats(n_slots, dim) * sizeof(float));
-	for (uint32_t s = 0; s < n_slots; s++)
+	memset(work->floats, 0, sl.zeroed * sizeof(float));
+	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		float	   *ps = pooled + (size_t) s * dim;
 
 		for (uint32_t k = slot_begin(ex, s); k < ex->slot_end[s]; k++)
 		{
-			const FmValue *v;
+			const float *v;
 
 			if (work->entries[k] == NULL)
 				continue;
-			v = CK_VALUE(work->entries[k]);
-			pooled_weight[s] += v->weight;
+			v = entry_floats(work->entries[k]);
+			pooled_weight[s] += v[0];
 			for (uint32_t j = 0; j < dim; j++)
-				ps[j] += v->vec[j];
+				ps[j] += v[m->embedding_at + j];
 			count[s] += 1;
 		}
 		if (count[s] == 0)
@@ -166,7 +397,19 @@ forward(const FmModel *m, const FmExample *ex, FmWork *work)
 	for (uint32_t j = 0; j < dim; j++)
 		total += (double) sum[j] * sum[j];
 	/* Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2. */
-	return logit + 0.5 * (total - self);
+	logit += 0.5 * (total - self);
+
+	if (m->dense_params > 0)
+	{
+		const float *dense = env_address(env, m->dense);
+		float	   *numeric = pooled + (size_t) c->n_slots * dim;
+
+		memcpy(numeric, ex->numeric, c->n_numeric * sizeof(float));
+		logit += dot(dense, numeric, c->n_numeric);
+		if (c->n_layers > 0)
+			logit += tower_forward(c, dense, pooled, work->floats + sl.acts);
+	}
+	return logit;
 }
 
 static double
@@ -176,66 +419,117 @@ sigmoid(double x)
 }
 
 /*
- * One step of log loss on the example.  d logit / d v_s = sum - v_s, shared
- * evenly by the slot's IDs.
+ * One step of log loss, g being d loss / d logit.  The gradient of a slot's
+ * pooled embedding is g (sum - v_s) from the FM plus the tower's; its IDs
+ * share it evenly.  Dense gradients are all taken before any weight moves.
  */
 static void
-backward(FmModel *m, const FmExample *ex, FmWork *work, float grad_logit, uint32_t now)
+backward(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work, float g,
+		 uint32_t now)
 {
-	uint32_t	dim = m->params.dim;
-	uint32_t	n_slots = m->params.n_slots;
-	float		lr = m->params.learning_rate;
-	const float *pooled = work->floats;
-	const float *sum = pooled + (size_t) n_slots * dim;
-	const float *count = sum + dim + n_slots;
+	const ModelConfig *c = &m->config;
+	ScratchLayout sl = scratch_layout(c);
+	uint32_t	dim = c->dim;
+	const float *pooled = work->floats + sl.input;
+	const float *sum = work->floats + sl.sum;
+	const float *count = work->floats + sl.count;
+	float	   *grad_input = work->floats + sl.grad_input;
+	float	   *grad_embedding = work->floats + sl.grad_embedding;
 
-	adagrad_step(&m->bias, &m->bias_accumulator, grad_logit, lr);
-	for (uint32_t s = 0; s < n_slots; s++)
+	if (c->n_layers == 0)
+		memset(grad_input, 0, (size_t) c->n_slots * dim * sizeof(float));
+	if (m->dense_params > 0)
+	{
+		float	   *dense = env_address(env, m->dense);
+		float	   *dense_grad = work->floats + sl.dense_grad;
+		const float *numeric = pooled + (size_t) c->n_slots * dim;
+
+		for (uint32_t i = 0; i < c->n_numeric; i++)
+			dense_grad[i] = g * numeric[i];
+		if (c->n_layers > 0)
+			tower_backward(c, dense, pooled, work->floats + sl.acts, g, dense_grad,
+						   work->floats + sl.delta, grad_input);
+		optim_step(&c->dense_optimizer, dense, dense + m->dense_params, dense_grad,
+				   m->dense_params);
+	}
+
+	optim_step(&c->weight_optimizer, &m->bias[0], &m->bias[1], &g, 1);
+	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		const float *ps = pooled + (size_t) s * dim;
-		float		g;
+		const float *gs = grad_input + (size_t) s * dim;
+		float		share;
 
 		if (count[s] == 0)
 			continue;
-		g = grad_logit / count[s];
+		share = g / count[s];
+		for (uint32_t j = 0; j < dim; j++)
+			grad_embedding[j] = (g * (sum[j] - ps[j]) + gs[j]) / count[s];
 		for (uint32_t k = slot_begin(ex, s); k < ex->slot_end[s]; k++)
 		{
-			FmValue    *v;
+			float	   *v;
 
 			if (work->entries[k] == NULL)
 				continue;
-			v = CK_VALUE(work->entries[k]);
-			adagrad_step(&v->weight, &v->weight_accumulator, g, lr);
-			for (uint32_t j = 0; j < dim; j++)
-				adagrad_step(&v->vec[j], &v->vec[dim + j], g * (sum[j] - ps[j]), lr);
+			v = entry_floats(work->entries[k]);
+			optim_step(&c->weight_optimizer, &v[0], &v[1], &share, 1);
+			optim_step(&c->embedding_optimizer, &v[m->embedding_at],
+					   &v[m->embedding_state_at], grad_embedding, dim);
 			ck_touch(work->entries[k], now);
 		}
 	}
 }
 
-/* Predicts the example, then takes one Adagrad step on it; returns the prediction. */
-double
-fm_train(FmModel *m, const CoreEnv *env, const FmExample *ex, double label,
-		 uint32_t now, FmWork *work)
+/* Whether to train on an example: every positive, a sampled share of negatives. */
+static bool
+sampled_in(Model *m, double label)
 {
-	double		p;
+	uint64_t	draw;
 
+	if (label != 0 || m->config.negative_rate >= 1)
+		return true;
+	draw = __atomic_fetch_add(&m->negatives_offered, 1, __ATOMIC_RELAXED);
+	return (seeded_uniform(m->config.seed ^ 0x6e65676174697665ull, draw) + 1) / 2 <
+		m->config.negative_rate;
+}
+
+/* The served probability: the logit with the log-odds correction applied. */
+static double
+corrected(const Model *m, double logit)
+{
+	if (m->config.negative_rate >= 1)
+		return sigmoid(logit);
+	return sigmoid(logit + log(m->config.negative_rate));
+}
+
+/*
+ * Predicts the example, then, unless it is a negative the sampler drops,
+ * takes one step on it; returns the prediction.
+ */
+double
+model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
+			uint32_t now, ModelWork *work)
+{
+	double		logit;
+
+	if (!sampled_in(m, label))
+		return model_predict(m, env, ex, work);
 	resolve_entries(m, env, ex, true, now, work);
-	p = sigmoid(forward(m, ex, work));
-	backward(m, ex, work, (float) (p - label), now);
+	logit = forward(m, env, ex, work);
+	backward(m, env, ex, work, (float) (sigmoid(logit) - label), now);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	__atomic_add_fetch(&m->examples, 1, __ATOMIC_RELAXED);
-	return p;
+	return corrected(m, logit);
 }
 
 /* Probability of a positive label, without touching the model. */
 double
-fm_predict(FmModel *m, const CoreEnv *env, const FmExample *ex, FmWork *work)
+model_predict(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 {
-	double		p;
+	double		logit;
 
 	resolve_entries(m, env, ex, false, 0, work);
-	p = sigmoid(forward(m, ex, work));
+	logit = forward(m, env, ex, work);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	return p;
+	return corrected(m, logit);
 }

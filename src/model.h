@@ -1,71 +1,105 @@
 /*
  * model.h
- *		Factorization machine over slot embeddings, trained online with Adagrad.
+ *		DeepFM over slot embeddings, trained online one example at a time.
  *
  * Every ID of every slot has, in the model's cuckoo table, a first-order
- * weight and an embedding of dim floats, each with its Adagrad accumulator.
+ * weight and an embedding of dim floats, each with its optimizer's state.
  * A slot with several IDs (an array feature) mean-pools them.  The logit is
- * the global bias, plus the slots' pooled first-order weights, plus the
- * pairwise inner products of the slots' pooled embeddings.  IDs not admitted
- * by the table's filters contribute nothing and receive no gradient.
+ * the sum of:
+ *	- the global bias and the slots' pooled first-order weights;
+ *	- the pairwise inner products of the slots' pooled embeddings (the FM);
+ *	- a linear weight per numeric feature;
+ *	- with hidden layers, an MLP tower (ReLU) over the concatenated pooled
+ *	  embeddings and numeric features (the "deep" of DeepFM).
+ * IDs not admitted by the table's filters contribute nothing and receive no
+ * gradient.  The numeric weights and the tower are the model's dense
+ * weights: one block beside the table, updated by every training step.
+ *
+ * Negative sampling: a model trained on rate r keeps each negative example
+ * with probability r, so it learns odds inflated by 1/r; predictions add
+ * ln r to the logit, which undoes the inflation (log-odds correction).
  *
  * Locking: a step holds the table lock shared (see cuckoo.h) from lookup
  * through update, so the entries it reads stay valid; it takes the lock
- * exclusive only briefly when an admitted key needs room made.
+ * exclusive only briefly when an admitted key needs room made.  Dense
+ * weights are updated without a lock, like entry values (Hogwild).
  */
 #ifndef MONOLITH_MODEL_H
 #define MONOLITH_MODEL_H
 
 #include "cuckoo.h"
+#include "optim.h"
 
-#define FM_MAX_DIM 1024
+#define MODEL_MAX_DIM 1024
+#define MODEL_MAX_LAYERS 4
+#define MODEL_MAX_WIDTH 4096
+#define MODEL_MAX_NUMERIC 64
 
-typedef struct FmParams
+typedef struct ModelConfig
 {
 	uint32_t	n_slots;
+	uint32_t	n_numeric;		/* numeric features */
 	uint32_t	dim;
-	float		learning_rate;
+	uint32_t	n_layers;		/* hidden layers of the tower; 0 = plain FM */
+	uint32_t	width[MODEL_MAX_LAYERS];
+	Optimizer	weight_optimizer;	/* first-order weights and the bias */
+	Optimizer	embedding_optimizer;
+	Optimizer	dense_optimizer;	/* numeric weights and the tower */
 	float		init_scale;		/* embeddings start uniform in +-init_scale */
+	double		negative_rate;	/* share of negative examples trained on */
+	uint64_t	hash_rows;		/* 0: collisionless; else IDs share this many
+								 * rows, by hash(id) mod hash_rows */
 	uint64_t	seed;
-} FmParams;
+} ModelConfig;
 
 /* A model's shared state. */
-typedef struct FmModel
+typedef struct Model
 {
-	FmParams	params;
-	float		bias;
-	float		bias_accumulator;
+	ModelConfig config;
+	/* An entry's value, in floats: weight, its state, embedding, its state. */
+	uint32_t	embedding_at;
+	uint32_t	embedding_state_at;
+	uint32_t	value_floats;
+	uint32_t	dense_params;	/* numeric weights, then the tower's layers */
+	MemHandle	dense;			/* dense_params floats, then their state */
+	uint64_t	dense_bytes;
+	float		bias[4];		/* the bias, then its optimizer's state */
 	uint64_t	examples;		/* atomic: training steps taken */
+	uint64_t	negatives_offered;	/* atomic: the sampler's draw counter */
 	CuckooTable table;
-} FmModel;
+} Model;
 
 /* One example: the keys of slot s are keys[slot_end[s-1] .. slot_end[s]). */
-typedef struct FmExample
+typedef struct Example
 {
 	const uint64_t *keys;
 	const uint32_t *slot_end;	/* n_slots cumulative counts */
-} FmExample;
+	const float *numeric;		/* n_numeric values */
+} Example;
 
 /*
  * Per-call scratch, sized by the caller: entries for every key of the
- * example, and fm_work_floats() floats.
+ * example, and model_work_floats() floats.
  */
-typedef struct FmWork
+typedef struct ModelWork
 {
 	CuckooEntry **entries;
 	float	   *floats;
-} FmWork;
+} ModelWork;
 
-extern size_t fm_value_size(uint32_t dim);
-extern size_t fm_work_floats(uint32_t n_slots, uint32_t dim);
-extern bool fm_init(FmModel *m, const CoreEnv *env, const FmParams *params,
-					const CuckooConfig *table_config);
-extern void fm_destroy(FmModel *m, const CoreEnv *env);
+extern size_t model_work_floats(const ModelConfig *config);
+extern bool model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
+					   const CuckooConfig *table_config);
+extern void model_destroy(Model *m, const CoreEnv *env);
+extern uint64_t model_memory_bytes(const Model *m);
 
-/* Both return the probability predicted before any update. */
-extern double fm_train(FmModel *m, const CoreEnv *env, const FmExample *ex,
-					   double label, uint32_t now, FmWork *work);
-extern double fm_predict(FmModel *m, const CoreEnv *env, const FmExample *ex,
-						 FmWork *work);
+/* Both return the (corrected) probability predicted before any update. */
+extern double model_train(Model *m, const CoreEnv *env, const Example *ex,
+						  double label, uint32_t now, ModelWork *work);
+extern double model_predict(Model *m, const CoreEnv *env, const Example *ex,
+							ModelWork *work);
+
+/* The dense weights, for tests and snapshots. */
+extern float *model_dense(const Model *m, const CoreEnv *env);
 
 #endif							/* MONOLITH_MODEL_H */

@@ -1,8 +1,12 @@
 /*
  * test_model.c
- *		Unit tests of the factorization machine on the cuckoo table.
+ *		Unit tests of the model on the cuckoo table: learning, reproducibility,
+ *		admission, pooling, every sparse optimizer, the DeepFM gradient against
+ *		finite differences, the tower's use of numeric features, hashed rows,
+ *		and calibration under negative sampling.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../src/featkey.h"
@@ -17,30 +21,50 @@
 typedef struct Fixture
 {
 	HeapEnv		heap;
-	FmModel		model;
+	Model		model;
 	CuckooEntry *entries[16];
-	float		floats[64];
-	FmWork		work;
+	float	   *floats;
+	ModelWork	work;
+	float		numeric[2];
 } Fixture;
 
-static void
-fixture_init(Fixture *f, uint64_t seed, uint32_t min_count)
+/* The plain FM of these tests: two slots, Adagrad. */
+static ModelConfig
+fm_config(uint64_t seed)
 {
-	FmParams	p = {SLOTS, DIM, 0.1f, 0.01f, seed};
+	ModelConfig c;
+
+	memset(&c, 0, sizeof(c));
+	c.n_slots = SLOTS;
+	c.dim = DIM;
+	c.weight_optimizer = c.embedding_optimizer = (Optimizer) {OPTIM_ADAGRAD, 0.1f, 0, 0};
+	c.dense_optimizer = (Optimizer) {OPTIM_ADAM, 0.01f, 0, 0};
+	c.init_scale = 0.01f;
+	c.negative_rate = 1;
+	c.seed = seed;
+	return c;
+}
+
+static void
+fixture_init(Fixture *f, const ModelConfig *config, uint32_t min_count)
+{
 	CuckooConfig c;
 
 	heap_env_init(&f->heap, CK_LOCK_STRIPE0 + 64, 0);
 	ck_default_config(&c, 0);
 	c.admission.min_count = min_count;
-	CHECK(fm_init(&f->model, &f->heap.env, &p, &c), "fm_init");
-	f->work = (FmWork) {f->entries, f->floats};
+	CHECK(model_init(&f->model, &f->heap.env, config, &c), "model_init");
+	f->floats = calloc(model_work_floats(config), sizeof(float));
+	f->work = (ModelWork) {f->entries, f->floats};
+	memset(f->numeric, 0, sizeof(f->numeric));
 }
 
 static void
 fixture_free(Fixture *f)
 {
-	fm_destroy(&f->model, &f->heap.env);
+	model_destroy(&f->model, &f->heap.env);
 	heap_env_free(&f->heap);
+	free(f->floats);
 }
 
 /* A two-slot example: one user, and one or two items. */
@@ -49,10 +73,10 @@ step(Fixture *f, bool train, double label, int64_t user, int64_t item, int64_t i
 {
 	uint64_t	keys[3] = {featkey_int(0, user), featkey_int(1, item), featkey_int(1, item2)};
 	uint32_t	slot_end[SLOTS] = {1, item2 < 0 ? 2 : 3};
-	FmExample	ex = {keys, slot_end};
+	Example		ex = {keys, slot_end, f->numeric};
 
-	return train ? fm_train(&f->model, &f->heap.env, &ex, label, 1, &f->work)
-		: fm_predict(&f->model, &f->heap.env, &ex, &f->work);
+	return train ? model_train(&f->model, &f->heap.env, &ex, label, 1, &f->work)
+		: model_predict(&f->model, &f->heap.env, &ex, &f->work);
 }
 
 /* Users like items of their own parity: only the interaction can learn it. */
@@ -64,16 +88,41 @@ parity_label(uint64_t i, int64_t *user, int64_t *item)
 	return (*user + *item) % 2 == 0 ? 1.0 : 0.0;
 }
 
+/* Held-out AUC of the parity task after n training steps. */
+static double
+parity_auc(Fixture *f, uint64_t n)
+{
+	ScoredLabel held_out[400];
+
+	for (uint64_t i = 0; i < n; i++)
+	{
+		int64_t		u,
+					it;
+		double		y = parity_label(i, &u, &it);
+
+		step(f, true, y, u, it, -1);
+	}
+	for (int i = 0; i < 400; i++)
+	{
+		int64_t		u,
+					it;
+		double		y = parity_label(100000 + i, &u, &it);
+
+		held_out[i] = (ScoredLabel) {step(f, false, 0, u, it, -1), y};
+	}
+	return metrics_auc(held_out, 400);
+}
+
 /* Online training lowers log loss and ranks held-out pairs well. */
 static void
 test_learns(void)
 {
 	Fixture		f;
+	ModelConfig c = fm_config(7);
 	double		early = 0,
 				late = 0;
-	ScoredLabel held_out[400];
 
-	fixture_init(&f, 7, 1);
+	fixture_init(&f, &c, 1);
 	for (uint64_t i = 0; i < 20000; i++)
 	{
 		int64_t		u,
@@ -87,18 +136,30 @@ test_learns(void)
 			late += metrics_log_loss(p, y);
 	}
 	CHECK(late < early * 0.5, "log loss %g early, %g late", early / 1000, late / 1000);
-	for (int i = 0; i < 400; i++)
-	{
-		int64_t		u,
-					it;
-		double		y = parity_label(100000 + i, &u, &it);
-
-		held_out[i] = (ScoredLabel) {step(&f, false, 0, u, it, -1), y};
-	}
-	CHECK(metrics_auc(held_out, 400) > 0.95, "held-out AUC %g", metrics_auc(held_out, 400));
+	CHECK(parity_auc(&f, 0) > 0.95, "held-out AUC %g", parity_auc(&f, 0));
 	CHECK(f.model.examples == 20000, "examples %lu", (unsigned long) f.model.examples);
 	CHECK(f.model.table.live == 100, "one entry per user and item: %lu", (unsigned long) f.model.table.live);
 	fixture_free(&f);
+}
+
+/* Every sparse optimizer learns the interaction. */
+static void
+test_sparse_optimizers(void)
+{
+	for (int k = 0; k < OPTIM_N_KINDS; k++)
+	{
+		Fixture		f;
+		ModelConfig c = fm_config(7);
+		double		auc;
+
+		c.weight_optimizer.kind = c.embedding_optimizer.kind = (OptimizerKind) k;
+		if (k == OPTIM_SGD || k == OPTIM_ADAM)
+			c.weight_optimizer.learning_rate = c.embedding_optimizer.learning_rate = 0.05f;
+		fixture_init(&f, &c, 1);
+		auc = parity_auc(&f, 20000);
+		CHECK(auc > 0.9, "%s: held-out AUC %g", optim_name(c.embedding_optimizer.kind), auc);
+		fixture_free(&f);
+	}
 }
 
 /* The same seed and stream give bit-identical predictions; another seed does not. */
@@ -108,12 +169,18 @@ test_reproducible(void)
 	Fixture		a,
 				b,
 				c;
+	ModelConfig ca = fm_config(11);
+	ModelConfig cc = fm_config(12);
 	uint64_t	differ_ab = 0,
 				differ_ac = 0;
 
-	fixture_init(&a, 11, 1);
-	fixture_init(&b, 11, 1);
-	fixture_init(&c, 12, 1);
+	ca.n_layers = 1;
+	ca.width[0] = 8;
+	cc.n_layers = 1;
+	cc.width[0] = 8;
+	fixture_init(&a, &ca, 1);
+	fixture_init(&b, &ca, 1);
+	fixture_init(&c, &cc, 1);
 	for (uint64_t i = 0; i < 3000; i++)
 	{
 		int64_t		u,
@@ -138,12 +205,13 @@ static void
 test_predict_is_read_only(void)
 {
 	Fixture		f;
+	ModelConfig c = fm_config(3);
 	CuckooEntry *e;
 	char		before[512];
 	double		p1,
 				p2;
 
-	fixture_init(&f, 3, 1);
+	fixture_init(&f, &c, 1);
 	step(&f, true, 1, 1, 2, -1);
 	e = ck_find(&f.model.table, &f.heap.env, featkey_int(0, 1));
 	memcpy(before, e, f.model.table.entry_size);
@@ -162,14 +230,15 @@ static void
 test_unadmitted_contribute_nothing(void)
 {
 	Fixture		f;
+	ModelConfig c = fm_config(3);
 	double		p;
 
-	fixture_init(&f, 3, 2);
+	fixture_init(&f, &c, 2);
 	p = step(&f, true, 1, 1, 2, -1);
 	CHECK(p == 0.5, "first prediction %g is the untrained bias", p);
 	CHECK(f.model.table.live == 0, "first sighting admits nothing");
 	p = step(&f, false, 0, 1, 2, -1);
-	CHECK(fabs(p - 1.0 / (1.0 + exp(-f.model.bias))) < 1e-12, "unadmitted keys score as the bias alone");
+	CHECK(fabs(p - 1.0 / (1.0 + exp(-f.model.bias[0]))) < 1e-12, "unadmitted keys score as the bias alone");
 	/* User 1's second sighting admits it, while item 3, seen once, stays out. */
 	step(&f, true, 1, 1, 3, -1);
 	CHECK(f.model.table.live == 1, "only the twice-seen key is admitted (%lu)",
@@ -183,8 +252,9 @@ static void
 test_pooling(void)
 {
 	Fixture		f;
+	ModelConfig c = fm_config(5);
 
-	fixture_init(&f, 5, 1);
+	fixture_init(&f, &c, 1);
 	for (int i = 0; i < 50; i++)
 		step(&f, true, i % 2, 1, 2 + i % 3, 9);
 	CHECK(step(&f, false, 0, 1, 2, 2) == step(&f, false, 0, 1, 2, -1), "duplicate ID changes pooling");
@@ -192,13 +262,224 @@ test_pooling(void)
 	fixture_free(&f);
 }
 
+/* Log loss of the model's prediction of (user 1, items 2 and 3) against label. */
+static double
+probe_loss(Fixture *f, double label)
+{
+	return metrics_log_loss(step(f, false, 0, 1, 2, 3), label);
+}
+
+/* Every parameter an example reaches, for reading and perturbing. */
+static int
+reached_params(Fixture *f, float **params, int max)
+{
+	int			n = 0;
+	const int64_t ids[3][2] = {{0, 1}, {1, 2}, {1, 3}};
+	float	   *dense = model_dense(&f->model, &f->heap.env);
+
+	params[n++] = &f->model.bias[0];
+	for (int i = 0; i < 3; i++)
+	{
+		float	   *v = CK_VALUE(ck_find(&f->model.table, &f->heap.env,
+										 featkey_int((uint32_t) ids[i][0], ids[i][1])));
+
+		for (uint32_t j = 0; j < f->model.value_floats && n < max; j++)
+			params[n++] = &v[j];
+	}
+	for (uint32_t j = 0; j < f->model.dense_params && n < max; j++)
+		params[n++] = &dense[j];
+	return n;
+}
+
+/*
+ * The DeepFM gradient of every parameter an example reaches matches central
+ * finite differences of the loss.  Under SGD at rate 1 a step moves each
+ * parameter by exactly minus its gradient, which reads the gradient out.
+ */
+static void
+test_gradient(void)
+{
+	Fixture		a,
+				b;
+	ModelConfig c = fm_config(21);
+	float	   *pa[512],
+			   *pb[512];
+	float		before[512];
+	int			n,
+				bad = 0;
+	const double label = 1;
+	const float h = 1e-3f;
+
+	c.n_numeric = 2;
+	c.n_layers = 2;
+	c.width[0] = 8;
+	c.width[1] = 4;
+	c.init_scale = 0.3f;
+	c.weight_optimizer = c.embedding_optimizer = c.dense_optimizer =
+		(Optimizer) {OPTIM_SGD, 0.05f, 0, 0};
+	fixture_init(&a, &c, 1);
+	fixture_init(&b, &c, 1);
+	/* Identical warm-up, so that weights and activations are not at their start. */
+	for (int i = 0; i < 300; i++)
+	{
+		float		x[2] = {(float) (i % 7) / 7, (float) (i % 3) - 1};
+
+		memcpy(a.numeric, x, sizeof(x));
+		memcpy(b.numeric, x, sizeof(x));
+		step(&a, true, i % 2, 1 + i % 3, 2 + i % 4, 3);
+		step(&b, true, i % 2, 1 + i % 3, 2 + i % 4, 3);
+	}
+	a.numeric[0] = b.numeric[0] = 0.7f;
+	a.numeric[1] = b.numeric[1] = -0.4f;
+
+	n = reached_params(&a, pa, 512);
+	CHECK(n == reached_params(&b, pb, 512) && n == 1 + 3 * 9 + (int) a.model.dense_params,
+		  "%d parameters reached", n);
+	for (int i = 0; i < n; i++)
+		before[i] = *pa[i];
+	a.model.config.weight_optimizer.learning_rate = 1;
+	a.model.config.embedding_optimizer.learning_rate = 1;
+	a.model.config.dense_optimizer.learning_rate = 1;
+	step(&a, true, label, 1, 2, 3);
+
+	for (int i = 0; i < n; i++)
+	{
+		float		saved = *pb[i];
+		double		analytic = (double) before[i] - *pa[i];
+		double		numeric,
+					up,
+					down;
+
+		*pb[i] = saved + h;
+		up = probe_loss(&b, label);
+		*pb[i] = saved - h;
+		down = probe_loss(&b, label);
+		*pb[i] = saved;
+		numeric = (up - down) / (2.0 * ((double) (saved + h) - (saved - h)) / 2.0);
+		if (fabs(analytic - numeric) > 2e-3 + 0.02 * fabs(numeric))
+		{
+			if (bad++ < 5)
+				fprintf(stderr, "parameter %d: analytic %g, numeric %g\n", i, analytic, numeric);
+		}
+	}
+	CHECK(bad == 0, "%d of %d gradients differ from finite differences", bad, n);
+	fixture_free(&a);
+	fixture_free(&b);
+}
+
+/*
+ * A label that depends on a numeric feature non-linearly (|x| > 0.5) is out
+ * of reach of a linear weight, and within reach of the tower.
+ */
+static void
+test_tower_learns_numeric(void)
+{
+	double		auc[2];
+
+	for (int deep = 0; deep < 2; deep++)
+	{
+		Fixture		f;
+		ModelConfig c = fm_config(9);
+		ScoredLabel held_out[400];
+
+		c.n_numeric = 1;
+		c.n_layers = deep ? 2 : 0;
+		c.width[0] = 16;
+		c.width[1] = 8;
+		fixture_init(&f, &c, 1);
+		for (uint64_t i = 0; i < 40400; i++)
+		{
+			float		x = (float) ((ck_mix64(i) >> 11) * 0x1.0p-53 * 2 - 1);
+			double		y = fabsf(x) > 0.5f;
+
+			f.numeric[0] = x;
+			if (i < 40000)
+				step(&f, true, y, (int64_t) (i % 10), 0, -1);
+			else
+				held_out[i - 40000] = (ScoredLabel) {step(&f, false, 0, (int64_t) (i % 10), 0, -1), y};
+		}
+		auc[deep] = metrics_auc(held_out, 400);
+		fixture_free(&f);
+	}
+	CHECK(auc[0] < 0.65, "linear numeric weight AUC %g", auc[0]);
+	CHECK(auc[1] > 0.95, "tower AUC %g", auc[1]);
+}
+
+/* Hashed into a few shared rows, many IDs share few entries. */
+static void
+test_hash_rows(void)
+{
+	Fixture		f;
+	ModelConfig c = fm_config(4);
+
+	c.hash_rows = 16;
+	fixture_init(&f, &c, 1);
+	for (int i = 0; i < 1000; i++)
+		step(&f, true, i % 2, i, 1000 + i, -1);
+	CHECK(f.model.table.live <= 16 && f.model.table.live >= 12,
+		  "2000 IDs in %lu rows", (unsigned long) f.model.table.live);
+	fixture_free(&f);
+}
+
+/*
+ * Users' true click rates are 2% to 20%.  Trained on every negative, or on a
+ * 20% sample of them with the log-odds correction, the mean prediction on
+ * held-out examples matches the observed rate; the uncorrected sampled model
+ * would overshoot it about fourfold.
+ */
+static void
+test_negative_sampling_calibration(void)
+{
+	double		mean_p[2],
+				observed = 0;
+	uint64_t	trained[2];
+	const double rate = 0.2;
+	const int	held = 20000;
+
+	for (int sampled = 0; sampled < 2; sampled++)
+	{
+		Fixture		f;
+		ModelConfig c = fm_config(13);
+
+		c.negative_rate = sampled ? rate : 1;
+		fixture_init(&f, &c, 1);
+		mean_p[sampled] = 0;
+		observed = 0;
+		for (uint64_t i = 0; i < 200000 + held; i++)
+		{
+			int64_t		user = (int64_t) (ck_mix64(i) % 50);
+			double		u = (double) (ck_mix64(i ^ 0xabcdef) >> 11) * 0x1.0p-53;
+			double		y = u < 0.02 + 0.18 * user / 49.0;
+
+			if (i < 200000)
+				step(&f, true, y, user, 7, -1);
+			else
+			{
+				mean_p[sampled] += step(&f, false, 0, user, 7, -1) / held;
+				observed += y / held;
+			}
+		}
+		trained[sampled] = f.model.examples;
+		fixture_free(&f);
+	}
+	CHECK(fabs(mean_p[0] - observed) < 0.01, "unsampled: mean prediction %g, observed %g", mean_p[0], observed);
+	CHECK(fabs(mean_p[1] - observed) < 0.01, "sampled: mean prediction %g, observed %g", mean_p[1], observed);
+	CHECK(trained[1] < trained[0] * 0.35, "sampled model trained on %lu of %lu",
+		  (unsigned long) trained[1], (unsigned long) trained[0]);
+}
+
 int
 main(void)
 {
 	test_learns();
+	test_sparse_optimizers();
 	test_reproducible();
 	test_predict_is_read_only();
 	test_unadmitted_contribute_nothing();
 	test_pooling();
+	test_gradient();
+	test_tower_learns_numeric();
+	test_hash_rows();
+	test_negative_sampling_calibration();
 	return unit_finish("test_model");
 }
