@@ -1,14 +1,14 @@
 EXTENSION = monolith
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = monolith
 CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/optim.o src/model.o src/metrics.o
-GLUE_OBJS = src/monolith.o src/shmem.o src/catalog.o src/features.o src/sql_train.o src/sql_metrics.o
+GLUE_OBJS = src/monolith.o src/shmem.o src/catalog.o src/features.o src/sql_train.o src/sql_query.o src/sql_metrics.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
-DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "monolith - online recommendation models in shared memory"
 
-REGRESS = create_model train_score expire auc errors
+REGRESS = create_model train_score expire auc errors deepfm train_query negative_sampling upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/monolith.conf --temp-instance=./tmp_check --inputdir=$(srcdir)
 TAP_TESTS = 1
 

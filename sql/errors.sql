@@ -83,3 +83,57 @@ SELECT monolith.score('guarded', 1, 2);
 UPDATE monolith.model_definitions SET slots = ARRAY['user_id'] WHERE name = 'guarded';
 SELECT monolith.score('guarded', 1);
 SELECT monolith.drop_model('guarded');
+
+-- options of this version
+SELECT monolith.create_model('bad', ARRAY['a'], numeric_features => ARRAY['x', NULL]);
+SELECT monolith.create_model('bad', ARRAY['a'], numeric_features => ARRAY['a']);
+SELECT monolith.create_model('bad', ARRAY['a'], numeric_features => ARRAY['']);
+SELECT monolith.create_model('bad', ARRAY['a'], numeric_features => (SELECT array_agg('x' || i) FROM generate_series(1, 65) i));
+SELECT monolith.create_model('bad', ARRAY['a'], numeric_features => NULL);
+SELECT monolith.create_model('bad', ARRAY['a'], hidden => ARRAY[0]);
+SELECT monolith.create_model('bad', ARRAY['a'], hidden => ARRAY[8, -1]);
+SELECT monolith.create_model('bad', ARRAY['a'], hidden => ARRAY[4097]);
+SELECT monolith.create_model('bad', ARRAY['a'], hidden => ARRAY[8, NULL]);
+SELECT monolith.create_model('bad', ARRAY['a'], hidden => ARRAY[1, 1, 1, 1, 1]);
+SELECT monolith.create_model('bad', ARRAY['a'], hidden => ARRAY[ARRAY[1], ARRAY[2]]);
+SELECT monolith.create_model('bad', ARRAY['a', 'b', 'c', 'd'], dim => 1024, hidden => ARRAY[4096, 4096]);
+SELECT monolith.create_model('bad', ARRAY['a'], optimizer => 'rmsprop');
+SELECT monolith.create_model('bad', ARRAY['a'], optimizer => NULL);
+SELECT monolith.create_model('bad', ARRAY['a'], weight_optimizer => 'Adam');
+SELECT monolith.create_model('bad', ARRAY['a'], dense_optimizer => '');
+SELECT monolith.create_model('bad', ARRAY['a'], dense_learning_rate => 0);
+SELECT monolith.create_model('bad', ARRAY['a'], l1 => -1);
+SELECT monolith.create_model('bad', ARRAY['a'], l2 => 'NaN');
+SELECT monolith.create_model('bad', ARRAY['a'], l2 => 'Infinity');
+SELECT monolith.create_model('bad', ARRAY['a'], negative_sample_rate => 0);
+SELECT monolith.create_model('bad', ARRAY['a'], negative_sample_rate => 1.01);
+SELECT monolith.create_model('bad', ARRAY['a'], hash_rows => -1);
+SELECT count(*) AS bad_models FROM monolith.models WHERE name = 'bad';
+
+-- numeric features: wrong types, NaN, infinities, too large for a real
+SELECT monolith.create_model('numeric', ARRAY['u'], numeric_features => ARRAY['x'], hidden => ARRAY[4]);
+SELECT monolith.train('numeric', true, 1, 0.5);
+CREATE TEMP TABLE numeric_before AS
+SELECT ids, examples_trained, monolith.score('numeric', 1, 0.5) AS p FROM monolith.models WHERE name = 'numeric';
+SELECT monolith.train('numeric', true, 1, 'x'::text);
+SELECT monolith.train('numeric', true, 1, ARRAY[0.5]);
+SELECT monolith.train('numeric', true, 1, true);
+SELECT monolith.train('numeric', true, 1, 'NaN'::float8);
+SELECT monolith.train('numeric', true, 1, '-Infinity'::float4);
+SELECT monolith.train('numeric', true, 1, 'NaN'::numeric);
+SELECT monolith.train('numeric', true, 1, 1e300::float8);
+SELECT monolith.score('numeric', 1, 1e39::numeric);
+SELECT monolith.score('numeric', 1);
+SELECT * FROM monolith.train_query('numeric', 'SELECT 1 AS u, ''NaN''::float8 AS x, true AS label');
+SELECT * FROM monolith.train_query('numeric', 'SELECT 1 AS u, true AS label');
+SELECT m.ids = b.ids AND m.examples_trained = b.examples_trained AND
+       monolith.score('numeric', 1, 0.5) = b.p AS unchanged
+  FROM monolith.models m, numeric_before b WHERE m.name = 'numeric';
+-- a definition whose optimizer or tower was edited no longer matches memory
+UPDATE monolith.model_definitions SET optimizer = 'adam' WHERE name = 'numeric';
+SELECT monolith.score('numeric', 1, 0.5);
+UPDATE monolith.model_definitions SET optimizer = 'adagrad', hidden = '{8}' WHERE name = 'numeric';
+SELECT monolith.score('numeric', 1, 0.5);
+UPDATE monolith.model_definitions SET hidden = '{4}', optimizer = 'lion' WHERE name = 'numeric';
+SELECT monolith.score('numeric', 1, 0.5);
+SELECT monolith.drop_model('numeric');

@@ -1,7 +1,7 @@
 /*
  * features.c
- *		SQL values to feature keys (see featkey.h for the key layout) and
- *		labels to numbers in [0, 1].
+ *		SQL values to feature keys (see featkey.h for the key layout), numeric
+ *		features to floats, and labels to numbers in [0, 1].
  */
 #include "postgres.h"
 
@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "featkey.h"
 #include "features.h"
@@ -26,6 +27,13 @@ require_not_null(FunctionCallInfo fcinfo, int arg, const char *what)
 				 errmsg("%s must not be null", what)));
 }
 
+/* Unix seconds now: the clock of the tables' last-seen times. */
+uint32
+table_clock_now(void)
+{
+	return (uint32) timestamptz_to_time_t(GetCurrentTimestamp());
+}
+
 static bool
 scalar_type_supported(Oid type)
 {
@@ -33,9 +41,16 @@ scalar_type_supported(Oid type)
 		type == TEXTOID || type == VARCHAROID || type == UNKNOWNOID;
 }
 
-/* Checks a feature argument's type and caches what decoding it needs. */
-void
-feature_type_init(FeatureType *ft, Oid type, int position)
+static bool
+numeric_type_supported(Oid type)
+{
+	return type == INT2OID || type == INT4OID || type == INT8OID ||
+		type == FLOAT4OID || type == FLOAT8OID || type == NUMERICOID || type == UNKNOWNOID;
+}
+
+/* Checks a slot input's type and caches what decoding it needs; what names it. */
+static void
+slot_type_init(FeatureType *ft, Oid type, const char *what)
 {
 	ft->type = type;
 	ft->elem = scalar_type_supported(type) ? InvalidOid : get_element_type(type);
@@ -43,10 +58,75 @@ feature_type_init(FeatureType *ft, Oid type, int position)
 		!(OidIsValid(ft->elem) && ft->elem != UNKNOWNOID && scalar_type_supported(ft->elem)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("feature %d has unsupported type %s", position, format_type_be(type)),
+				 errmsg("%s has unsupported type %s", what, format_type_be(type)),
 				 errhint("Features must be smallint, integer, bigint, text or varchar, or arrays of those.")));
 	if (OidIsValid(ft->elem))
 		get_typlenbyvalalign(ft->elem, &ft->elem_len, &ft->elem_byval, &ft->elem_align);
+}
+
+/* Checks a numeric feature input's type; what names it. */
+static void
+numeric_type_init(FeatureType *ft, Oid type, const char *what)
+{
+	if (!numeric_type_supported(type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s has unsupported type %s", what, format_type_be(type)),
+				 errhint("Numeric features are smallint, integer, bigint, real, double precision or numeric.")));
+	ft->type = type;
+	ft->elem = InvalidOid;
+}
+
+/* A number of a supported numeric type as a double. */
+static double
+number_from_datum(Datum value, Oid type)
+{
+	switch (type)
+	{
+		case BOOLOID:
+			return DatumGetBool(value) ? 1.0 : 0.0;
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		case INT8OID:
+			return (double) DatumGetInt64(value);
+		case FLOAT4OID:
+			return DatumGetFloat4(value);
+		case FLOAT8OID:
+			return DatumGetFloat8(value);
+		case UNKNOWNOID:
+			return DatumGetFloat8(DirectFunctionCall1(float8in, value));
+		default:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, value));
+	}
+}
+
+/*
+ * Sets up a builder for def's inputs, whose SQL types are types[]; labels
+ * name the inputs in errors ("feature 2", "column \"genres\"").
+ */
+void
+example_builder_init(ExampleBuilder *b, const ModelDef *def, const Oid *types,
+					 char **input_labels)
+{
+	ModelConfig config;
+
+	b->n_slots = def->n_slots;
+	b->n_numeric = def->n_numeric;
+	b->types = palloc(sizeof(FeatureType) * (def->n_slots + def->n_numeric));
+	for (int i = 0; i < def->n_slots; i++)
+		slot_type_init(&b->types[i], types[i], input_labels[i]);
+	for (int i = def->n_slots; i < def->n_slots + def->n_numeric; i++)
+		numeric_type_init(&b->types[i], types[i], input_labels[i]);
+	b->keys.capacity = 64;
+	b->keys.keys = palloc(sizeof(uint64) * b->keys.capacity);
+	b->slot_end = palloc(sizeof(uint32) * def->n_slots);
+	b->numeric = palloc(sizeof(float) * Max(def->n_numeric, 1));
+	b->entries_capacity = b->keys.capacity;
+	b->entries = palloc(sizeof(CuckooEntry *) * b->entries_capacity);
+	model_config_from_def(&config, def);
+	b->floats = palloc_extended(sizeof(float) * model_work_floats(&config), MCXT_ALLOC_HUGE);
 }
 
 static uint64
@@ -87,7 +167,7 @@ push_key(KeyBuffer *buf, uint64 key)
 }
 
 /* Appends the keys of one value: one, or one per non-null array element. */
-void
+static void
 features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf)
 {
 	ArrayType  *array;
@@ -108,6 +188,43 @@ features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf)
 			push_key(buf, scalar_key(elems[i], ft->elem, slot));
 }
 
+/*
+ * The example of a row's inputs: slot keys (NULL adds none) and numeric
+ * values (NULL is 0), with work pointed at the builder's scratch.
+ */
+Example
+example_build(ExampleBuilder *b, const NullableDatum *inputs, char **input_labels,
+			  ModelWork *work)
+{
+	b->keys.n = 0;
+	for (int s = 0; s < b->n_slots; s++)
+	{
+		if (!inputs[s].isnull)
+			features_append(&b->types[s], inputs[s].value, s, &b->keys);
+		b->slot_end[s] = b->keys.n;
+	}
+	for (int i = 0; i < b->n_numeric; i++)
+	{
+		const NullableDatum *in = &inputs[b->n_slots + i];
+		double		x = in->isnull ? 0 : number_from_datum(in->value, b->types[b->n_slots + i].type);
+
+		if (!isfinite((float) x))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s is %g, not a finite real number", input_labels[b->n_slots + i], x),
+					 errhint("Scale numeric features to about unit range.")));
+		b->numeric[i] = (float) x;
+	}
+	if (b->keys.n > b->entries_capacity)
+	{
+		b->entries_capacity = b->keys.capacity;
+		b->entries = repalloc_huge(b->entries, sizeof(CuckooEntry *) * b->entries_capacity);
+	}
+	work->entries = b->entries;
+	work->floats = b->floats;
+	return (Example) {b->keys.keys, b->slot_end, b->numeric};
+}
+
 /* Errors unless a label argument's type is boolean or numeric. */
 void
 label_check_type(Oid type)
@@ -124,31 +241,8 @@ label_check_type(Oid type)
 double
 label_from_datum(Datum value, Oid type)
 {
-	double		label;
+	double		label = number_from_datum(value, type);
 
-	switch (type)
-	{
-		case BOOLOID:
-			return DatumGetBool(value) ? 1.0 : 0.0;
-		case INT2OID:
-			label = DatumGetInt16(value);
-			break;
-		case INT4OID:
-			label = DatumGetInt32(value);
-			break;
-		case INT8OID:
-			label = (double) DatumGetInt64(value);
-			break;
-		case FLOAT4OID:
-			label = DatumGetFloat4(value);
-			break;
-		case FLOAT8OID:
-			label = DatumGetFloat8(value);
-			break;
-		default:
-			label = DatumGetFloat8(DirectFunctionCall1(numeric_float8, value));
-			break;
-	}
 	if (!(label >= 0 && label <= 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -1,7 +1,8 @@
 /*
  * features.h
- *		SQL arguments to model inputs: feature keys (integers, text, and arrays
- *		of either), labels as numbers in [0, 1], and NULL checks.
+ *		SQL values to model inputs: feature keys (integers, text, and arrays
+ *		of either), numeric features, labels as numbers in [0, 1], and the
+ *		scratch a step needs, shared by per-row calls and query runs.
  */
 #ifndef MONOLITH_FEATURES_H
 #define MONOLITH_FEATURES_H
@@ -10,7 +11,9 @@
 
 #include "fmgr.h"
 
-/* A feature argument's type, looked up once per call site. */
+#include "shmem.h"
+
+/* How one input's values are decoded, looked up once per call site or query. */
 typedef struct FeatureType
 {
 	Oid			type;
@@ -28,10 +31,33 @@ typedef struct KeyBuffer
 	uint32		capacity;
 } KeyBuffer;
 
+/*
+ * Turns a row's inputs (the model's slots in order, then its numeric
+ * features) into an Example, and holds the step's scratch.
+ */
+typedef struct ExampleBuilder
+{
+	int			n_slots;
+	int			n_numeric;
+	FeatureType *types;			/* n_slots + n_numeric */
+	KeyBuffer	keys;
+	uint32	   *slot_end;
+	float	   *numeric;
+	CuckooEntry **entries;
+	uint32		entries_capacity;
+	float	   *floats;
+} ExampleBuilder;
+
 extern void require_not_null(FunctionCallInfo fcinfo, int arg, const char *what);
-extern void feature_type_init(FeatureType *ft, Oid type, int position);
-extern void features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf);
+extern void example_builder_init(ExampleBuilder *b, const ModelDef *def,
+								 const Oid *types, char **input_labels);
+extern Example example_build(ExampleBuilder *b, const NullableDatum *inputs,
+							 char **input_labels, ModelWork *work);
 extern void label_check_type(Oid type);
 extern double label_from_datum(Datum value, Oid type);
+extern uint32 table_clock_now(void);
+
+/* Seconds between progress notices of a query pass; 0 = none (sql_query.c). */
+extern int	monolith_progress_interval;
 
 #endif							/* MONOLITH_FEATURES_H */

@@ -40,17 +40,17 @@ max_width(const ModelConfig *c)
 }
 
 /* Numeric weights, then per layer its weights (row per unit) and biases, then the output unit. */
-static uint32_t
-dense_param_count(const ModelConfig *c)
+uint64_t
+model_dense_param_count(const ModelConfig *c)
 {
-	uint32_t	n = c->n_numeric;
-	uint32_t	fan_in = input_width(c);
+	uint64_t	n = c->n_numeric;
+	uint64_t	fan_in = input_width(c);
 
 	if (c->n_layers == 0)
 		return n;
 	for (uint32_t l = 0; l < c->n_layers; l++)
 	{
-		n += c->width[l] * fan_in + c->width[l];
+		n += (uint64_t) c->width[l] * fan_in + c->width[l];
 		fan_in = c->width[l];
 	}
 	return n + fan_in + 1;
@@ -74,7 +74,7 @@ scratch_layout(const ModelConfig *c)
 	s.grad_input = s.delta + 2 * (size_t) max_width(c);
 	s.grad_embedding = s.grad_input + input_width(c);
 	s.dense_grad = s.grad_embedding + c->dim;
-	s.total = s.dense_grad + dense_param_count(c);
+	s.total = s.dense_grad + model_dense_param_count(c);
 	return s;
 }
 
@@ -138,11 +138,11 @@ model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
 	uint32_t	embedding_state = optim_state_floats(config->embedding_optimizer.kind, config->dim);
 
 	memset(m, 0, sizeof(*m));
-	m->config = *config;
+	memcpy(&m->config, config, sizeof(*config));	/* padding too: configs compare by memcmp */
 	m->embedding_at = 1 + weight_state;
 	m->embedding_state_at = m->embedding_at + config->dim;
 	m->value_floats = m->embedding_state_at + embedding_state;
-	m->dense_params = dense_param_count(config);
+	m->dense_params = (uint32_t) model_dense_param_count(config);
 	table.value_size = m->value_floats * sizeof(float);
 	if (!ck_init(&m->table, env, &table))
 		return false;

@@ -34,6 +34,8 @@
 #define MODEL_MAX_LAYERS 4
 #define MODEL_MAX_WIDTH 4096
 #define MODEL_MAX_NUMERIC 64
+/* Dense weights at most: the caller checks, with model_dense_param_count(). */
+#define MODEL_MAX_DENSE_PARAMS (1 << 24)
 
 typedef struct ModelConfig
 {
@@ -87,6 +89,7 @@ typedef struct ModelWork
 	float	   *floats;
 } ModelWork;
 
+extern uint64_t model_dense_param_count(const ModelConfig *config);
 extern size_t model_work_floats(const ModelConfig *config);
 extern bool model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
 					   const CuckooConfig *table_config);

@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "catalog.h"
+#include "features.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -40,6 +41,13 @@ _PG_init(void)
 							&monolith_max_models,
 							64, 1, 10000,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.progress_interval",
+							"Time between progress notices of monolith.train_query and monolith.evaluate.",
+							"0 turns the notices off.",
+							&monolith_progress_interval,
+							10, 0, INT_MAX / 1000,
+							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("monolith");
 

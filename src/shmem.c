@@ -5,7 +5,7 @@
  *		segments as models' tables grow, up to monolith.max_memory.
  *
  * A model's parameters live in the DSA area as a ModelState (its inner locks
- * and its FmModel).  A registry entry names it by (database, model id) and
+ * and its Model).  A registry entry names it by (database, model id) and
  * holds the model's table lock, which lives outside the DSA so that it
  * outlasts the state it guards.
  *
@@ -60,7 +60,7 @@ typedef struct MonolithShared
 typedef struct ModelState
 {
 	LWLock		locks[1 + MODEL_STRIPES];	/* CK_LOCK_ARENA, then stripes */
-	FmModel		fm;
+	Model		model;
 } ModelState;
 
 int			monolith_max_memory_mb = 1024;
@@ -202,7 +202,7 @@ model_lwlock(const ModelHandle *h, uint32_t id)
 {
 	if (id == CK_LOCK_TABLE)
 		return &shared->models[h->registry_index].table_lock;
-	return &((ModelState *) ((char *) h->fm - offsetof(ModelState, fm)))->locks[id - 1];
+	return &((ModelState *) ((char *) h->model - offsetof(ModelState, model)))->locks[id - 1];
 }
 
 /* CoreEnv locks; taking the table lock checks the model still exists. */
@@ -236,7 +236,7 @@ handle_bind(ModelHandle *h, int index)
 
 	h->registry_index = index;
 	h->generation = slot->generation;
-	h->fm = &((ModelState *) dsa_get_address(area, slot->state))->fm;
+	h->model = &((ModelState *) dsa_get_address(area, slot->state))->model;
 	h->env = (CoreEnv) {
 		NULL, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
 		h, model_lock, model_unlock
@@ -256,6 +256,32 @@ registry_find(Oid dboid, int64 model_id)
 	return -1;
 }
 
+/* The core's configuration of a model, from its definition. */
+void
+model_config_from_def(ModelConfig *config, const ModelDef *def)
+{
+	/* Zeroed whole, padding too, so that configurations compare with memcmp. */
+	memset(config, 0, sizeof(*config));
+	config->n_slots = def->n_slots;
+	config->n_numeric = def->n_numeric;
+	config->dim = def->dim;
+	config->n_layers = def->n_layers;
+	for (int l = 0; l < def->n_layers; l++)
+		config->width[l] = def->hidden[l];
+	config->embedding_optimizer = (Optimizer) {
+		def->optimizer, (float) def->learning_rate, (float) def->l1, (float) def->l2
+	};
+	config->weight_optimizer = config->embedding_optimizer;
+	config->weight_optimizer.kind = def->weight_optimizer;
+	config->dense_optimizer = (Optimizer) {
+		def->dense_optimizer, (float) def->dense_learning_rate, 0, (float) def->l2
+	};
+	config->init_scale = 0.01f;
+	config->negative_rate = def->negative_sample_rate;
+	config->hash_rows = (uint64) def->hash_rows;
+	config->seed = (uint64) def->seed;
+}
+
 /* Makes a fresh state for def in a free registry entry; registry lock exclusive. */
 static int
 registry_create(ModelHandle *h, const ModelDef *def)
@@ -264,7 +290,7 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	int			index;
 	dsa_pointer dp;
 	ModelState *state;
-	FmParams	params;
+	ModelConfig model_config;
 	CuckooConfig config;
 
 	for (index = 0; index < shared->max_models; index++)
@@ -291,11 +317,7 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	for (int i = 0; i < 1 + MODEL_STRIPES; i++)
 		LWLockInitialize(&state->locks[i], shared->model_lock_tranche);
 
-	params.n_slots = def->n_slots;
-	params.dim = def->dim;
-	params.learning_rate = (float) def->learning_rate;
-	params.init_scale = 0.01f;
-	params.seed = (uint64) def->seed;
+	model_config_from_def(&model_config, def);
 	ck_default_config(&config, 0);
 	config.n_stripes = MODEL_STRIPES;
 	config.admission.min_count = def->min_count;
@@ -305,7 +327,7 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	slot->state = dp;
 	slot->generation = shared->next_generation++;
 	handle_bind(h, index);
-	if (!fm_init(h->fm, &h->env, &params, &config))
+	if (!model_init(h->model, &h->env, &model_config, &config))
 	{
 		dsa_free(area, dp);
 		ereport(ERROR,
@@ -324,6 +346,7 @@ void
 shmem_open_model(ModelHandle *h, const ModelDef *def)
 {
 	int			index;
+	ModelConfig expected;
 
 	shmem_require();
 	h->def = *def;
@@ -342,12 +365,12 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 			registry_create(h, def);
 		LWLockRelease(shared->lock);
 	}
-	if (h->fm->params.n_slots != (uint32) def->n_slots || h->fm->params.dim != (uint32) def->dim)
+	model_config_from_def(&expected, def);
+	if (memcmp(&expected, &h->model->config, sizeof(ModelConfig)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("definition of model \"%s\" no longer matches its parameters", def->name),
-				 errdetail("The parameters in memory have %u slots of dimension %u.",
-						   h->fm->params.n_slots, h->fm->params.dim),
+				 errdetail("Its features, dimension, tower or optimizers differ from those the parameters in memory were made with."),
 				 errhint("Drop and re-create the model instead of editing its definition.")));
 }
 
@@ -372,7 +395,7 @@ shmem_release_model(Oid dboid, int64 model_id)
 		LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
 		slot->in_use = false;
 		slot->generation = shared->next_generation++;
-		fm_destroy(h.fm, &h.env);
+		model_destroy(h.model, &h.env);
 		dsa_free(area, slot->state);
 		slot->state = InvalidDsaPointer;
 		LWLockRelease(&slot->table_lock);
@@ -391,17 +414,16 @@ shmem_collect_stats(Oid dboid, ModelStats *out, int max)
 	for (int i = 0; i < shared->max_models && n < max; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];
-		FmModel    *fm;
+		Model	   *model;
 
 		if (!slot->in_use || slot->dboid != dboid)
 			continue;
-		fm = &((ModelState *) dsa_get_address(area, slot->state))->fm;
+		model = &((ModelState *) dsa_get_address(area, slot->state))->model;
 		out[n].model_id = slot->model_id;
-		out[n].ids = __atomic_load_n(&fm->table.live, __ATOMIC_RELAXED);
-		out[n].memory_bytes = sizeof(ModelState) +
-			__atomic_load_n(&fm->table.bytes, __ATOMIC_RELAXED);
-		out[n].examples = __atomic_load_n(&fm->examples, __ATOMIC_RELAXED);
-		out[n].evicted = __atomic_load_n(&fm->table.evicted, __ATOMIC_RELAXED);
+		out[n].ids = __atomic_load_n(&model->table.live, __ATOMIC_RELAXED);
+		out[n].memory_bytes = sizeof(ModelState) + model_memory_bytes(model);
+		out[n].examples = __atomic_load_n(&model->examples, __ATOMIC_RELAXED);
+		out[n].evicted = __atomic_load_n(&model->table.evicted, __ATOMIC_RELAXED);
 		n++;
 	}
 	LWLockRelease(shared->lock);

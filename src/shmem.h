@@ -21,11 +21,23 @@ typedef struct ModelDef
 	char		name[NAMEDATALEN];
 	int			n_slots;
 	char	  **slot_names;
+	int			n_numeric;
+	char	  **numeric_names;
 	int			dim;
+	int			n_layers;
+	int			hidden[MODEL_MAX_LAYERS];
 	double		learning_rate;
 	int			min_count;
 	double		admit_probability;
 	int64		seed;
+	int			optimizer;		/* OptimizerKind of the embeddings */
+	int			weight_optimizer;	/* of first-order weights and the bias */
+	int			dense_optimizer;	/* of numeric weights and the tower */
+	double		dense_learning_rate;
+	double		l1;
+	double		l2;
+	double		negative_sample_rate;
+	int64		hash_rows;
 } ModelDef;
 
 /* A backend's handle on a model's shared state. */
@@ -34,7 +46,7 @@ typedef struct ModelHandle
 	ModelDef	def;
 	int			registry_index;
 	uint32		generation;
-	FmModel    *fm;				/* this backend's address of the state */
+	Model	   *model;			/* this backend's address of the state */
 	CoreEnv		env;
 } ModelHandle;
 
@@ -51,6 +63,7 @@ typedef struct ModelStats
 extern int	monolith_max_memory_mb;
 extern int	monolith_max_models;
 
+extern void model_config_from_def(ModelConfig *config, const ModelDef *def);
 extern void shmem_install_hooks(void);
 extern void shmem_require(void);
 extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);

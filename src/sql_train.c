@@ -28,20 +28,9 @@ typedef struct ModelCall
 	text	   *name;
 	ModelHandle handle;
 	int			first_feature;	/* argument number of the first feature */
-	FeatureType *features;
-	KeyBuffer	keys;
-	uint32	   *slot_end;
-	CuckooEntry **entries;
-	uint32		entries_capacity;
-	float	   *floats;
+	char	  **input_labels;	/* "feature 1", ... for errors */
+	ExampleBuilder builder;
 } ModelCall;
-
-/* Unix seconds now: the clock of the tables' last-seen times. */
-static uint32
-clock_now(void)
-{
-	return (uint32) timestamptz_to_time_t(GetCurrentTimestamp());
-}
 
 /*
  * The call site's resolved model, looked up on the first row and again only
@@ -55,6 +44,7 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 	MemoryContext old;
 	text	   *name;
 	ModelDef	def;
+	int			n_inputs;
 
 	shmem_require();
 	require_not_null(fcinfo, 0, "model name");
@@ -79,58 +69,43 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("features cannot be passed as a VARIADIC array"),
 				 errhint("Pass one argument per slot.")));
-	if (first_feature >= 0 && PG_NARGS() - first_feature != def.n_slots)
+	n_inputs = def.n_slots + def.n_numeric;
+	if (first_feature >= 0 && PG_NARGS() - first_feature != n_inputs)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model \"%s\" takes %d features, got %d",
-						def.name, def.n_slots, PG_NARGS() - first_feature),
-				 errdetail("Pass one feature per slot, in the order the model lists its slots.")));
+						def.name, n_inputs, PG_NARGS() - first_feature),
+				 errdetail("Pass one feature per slot, in the order the model lists its slots, then its numeric features.")));
 
 	call = palloc0(sizeof(ModelCall));
 	call->context = context;
 	call->name = DatumGetTextPCopy(PointerGetDatum(name));
 	call->first_feature = first_feature;
-	call->features = palloc(sizeof(FeatureType) * def.n_slots);
-	for (int s = 0; s < def.n_slots && first_feature >= 0; s++)
-		feature_type_init(&call->features[s],
-						  get_fn_expr_argtype(fcinfo->flinfo, first_feature + s), s + 1);
-	call->keys.capacity = 64;
-	call->keys.keys = palloc(sizeof(uint64) * call->keys.capacity);
-	call->slot_end = palloc(sizeof(uint32) * def.n_slots);
-	call->entries_capacity = call->keys.capacity;
-	call->entries = palloc(sizeof(CuckooEntry *) * call->entries_capacity);
-	/* Opening checks that the shared parameters have def's slots and dim. */
+	if (first_feature >= 0)
+	{
+		Oid		   *types = palloc(sizeof(Oid) * n_inputs);
+
+		call->input_labels = palloc(sizeof(char *) * n_inputs);
+		for (int i = 0; i < n_inputs; i++)
+		{
+			types[i] = get_fn_expr_argtype(fcinfo->flinfo, first_feature + i);
+			call->input_labels[i] = psprintf("feature %d", i + 1);
+		}
+		example_builder_init(&call->builder, &def, types, call->input_labels);
+	}
+	/* Opening checks that the shared parameters match def. */
 	shmem_open_model(&call->handle, &def);
-	call->floats = palloc(sizeof(float) * fm_work_floats(def.n_slots, def.dim));
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = call;
 	return call;
 }
 
-/* The row's feature keys, slot by slot; NULL features add none. */
-static FmExample
-model_call_example(FunctionCallInfo fcinfo, ModelCall *call, FmWork *work)
+/* The row's example, from the call's feature arguments. */
+static Example
+model_call_example(FunctionCallInfo fcinfo, ModelCall *call, ModelWork *work)
 {
-	int			n_slots = call->handle.def.n_slots;
-
-	call->keys.n = 0;
-	for (int s = 0; s < n_slots; s++)
-	{
-		int			arg = call->first_feature + s;
-
-		if (!PG_ARGISNULL(arg))
-			features_append(&call->features[s], PG_GETARG_DATUM(arg), s, &call->keys);
-		call->slot_end[s] = call->keys.n;
-	}
-	if (call->keys.n > call->entries_capacity)
-	{
-		call->entries_capacity = call->keys.capacity;
-		call->entries = repalloc_huge(call->entries,
-									  sizeof(CuckooEntry *) * call->entries_capacity);
-	}
-	work->entries = call->entries;
-	work->floats = call->floats;
-	return (FmExample) {call->keys.keys, call->slot_end};
+	return example_build(&call->builder, &fcinfo->args[call->first_feature],
+						 call->input_labels, work);
 }
 
 /*
@@ -143,15 +118,15 @@ monolith_train(PG_FUNCTION_ARGS)
 	ModelCall  *call = model_call(fcinfo, 2);
 	Oid			label_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	double		label;
-	FmWork		work;
-	FmExample	ex;
+	ModelWork	work;
+	Example		ex;
 
 	label_check_type(label_type);
 	require_not_null(fcinfo, 1, "label");
 	label = label_from_datum(PG_GETARG_DATUM(1), label_type);
 	ex = model_call_example(fcinfo, call, &work);
-	PG_RETURN_FLOAT8(fm_train(call->handle.fm, &call->handle.env, &ex, label,
-							  clock_now(), &work));
+	PG_RETURN_FLOAT8(model_train(call->handle.model, &call->handle.env, &ex, label,
+								 table_clock_now(), &work));
 }
 
 /* monolith.score(model, VARIADIC features): probability of a positive label. */
@@ -159,10 +134,10 @@ Datum
 monolith_score(PG_FUNCTION_ARGS)
 {
 	ModelCall  *call = model_call(fcinfo, 1);
-	FmWork		work;
-	FmExample	ex = model_call_example(fcinfo, call, &work);
+	ModelWork	work;
+	Example		ex = model_call_example(fcinfo, call, &work);
 
-	PG_RETURN_FLOAT8(fm_predict(call->handle.fm, &call->handle.env, &ex, &work));
+	PG_RETURN_FLOAT8(model_predict(call->handle.model, &call->handle.env, &ex, &work));
 }
 
 /* monolith.expire(model, older_than): removes IDs not seen for that long. */
@@ -191,7 +166,7 @@ monolith_expire(PG_FUNCTION_ARGS)
 	cutoff_secs = Max(cutoff_secs, 0);
 
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-	removed = ck_expire(&call->handle.fm->table, env, (uint32) Min(cutoff_secs, UINT32_MAX));
+	removed = ck_expire(&call->handle.model->table, env, (uint32) Min(cutoff_secs, UINT32_MAX));
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	PG_RETURN_INT64((int64) removed);
 }

@@ -1,0 +1,299 @@
+/*
+ * sql_query.c
+ *		monolith.train_query and monolith.evaluate: one pass over a query's
+ *		rows, in the query's order, inside one call.
+ *
+ * The query runs through SPI with this file's DestReceiver, so each row goes
+ * from the executor's slot straight to the core's training step (or
+ * prediction): no per-row function call, no copy of the result.  Features are
+ * read from the columns named after the model's slots and numeric features,
+ * the label from the column the caller names; other columns are ignored.
+ * Each step is the one monolith.train takes, so both train the same model
+ * from the same rows and seed.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "features.h"
+#include "metrics.h"
+
+PG_FUNCTION_INFO_V1(monolith_train_query);
+PG_FUNCTION_INFO_V1(monolith_evaluate);
+
+/* Rows between reads of the clock, for last-seen times and progress. */
+#define CLOCK_EVERY_ROWS 4096
+
+int			monolith_progress_interval = 10;
+
+/* One pass of a model over a query's rows. */
+typedef struct QueryPass
+{
+	DestReceiver pub;			/* first: the executor sees a DestReceiver */
+	bool		train;
+	ModelHandle handle;
+	const char *label_column;
+	MemoryContext row_context;	/* reset after every row */
+
+	/* Set up from the query's columns when it starts. */
+	bool		started;
+	int		   *input_attnos;	/* 0-based column of each model input */
+	int			label_attno;
+	Oid			label_type;
+	int			n_attrs_needed;
+	char	  **input_labels;
+	NullableDatum *inputs;
+	ExampleBuilder builder;
+
+	/* Figures so far. */
+	uint64		rows;
+	double		log_loss_sum;
+	double		prediction_sum;
+	double		label_sum;
+	ScoredLabel *scored;
+	size_t		scored_capacity;
+	uint32		now;
+	TimestampTz started_at;
+	TimestampTz last_progress;
+} QueryPass;
+
+/* 0-based column named name in desc, or -1; errors if two columns share it. */
+static int
+column_named(TupleDesc desc, const char *name)
+{
+	int			found = -1;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+		if (attr->attisdropped || strcmp(NameStr(attr->attname), name) != 0)
+			continue;
+		if (found >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("query has more than one column named \"%s\"", name)));
+		found = i;
+	}
+	return found;
+}
+
+/* Maps the model's inputs and the label to the query's columns. */
+static void
+pass_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	QueryPass  *pass = (QueryPass *) self;
+	const ModelDef *def = &pass->handle.def;
+	int			n_inputs = def->n_slots + def->n_numeric;
+	Oid		   *types = palloc(sizeof(Oid) * n_inputs);
+
+	pass->input_attnos = palloc(sizeof(int) * n_inputs);
+	pass->input_labels = palloc(sizeof(char *) * n_inputs);
+	pass->inputs = palloc(sizeof(NullableDatum) * n_inputs);
+	for (int i = 0; i < n_inputs; i++)
+	{
+		const char *name = i < def->n_slots ? def->slot_names[i] :
+			def->numeric_names[i - def->n_slots];
+		int			attno = column_named(desc, name);
+
+		if (attno < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("query has no column \"%s\"", name),
+					 errdetail("Model \"%s\" reads each feature from the column named after its slot or numeric feature.",
+							   def->name)));
+		pass->input_attnos[i] = attno;
+		pass->input_labels[i] = psprintf("column \"%s\"", name);
+		types[i] = TupleDescAttr(desc, attno)->atttypid;
+		pass->n_attrs_needed = Max(pass->n_attrs_needed, attno + 1);
+	}
+	pass->label_attno = column_named(desc, pass->label_column);
+	if (pass->label_attno < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("query has no label column \"%s\"", pass->label_column),
+				 errhint("Name the label column with the label argument.")));
+	pass->label_type = TupleDescAttr(desc, pass->label_attno)->atttypid;
+	label_check_type(pass->label_type);
+	pass->n_attrs_needed = Max(pass->n_attrs_needed, pass->label_attno + 1);
+	example_builder_init(&pass->builder, def, types, pass->input_labels);
+	pass->started = true;
+}
+
+/* Reads the clock, and every monolith.progress_interval says how far the pass is. */
+static void
+pass_tick(QueryPass *pass)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	pass->now = (uint32) timestamptz_to_time_t(now);
+	if (monolith_progress_interval > 0 &&
+		TimestampDifferenceExceeds(pass->last_progress, now, monolith_progress_interval * 1000))
+	{
+		double		secs = (double) (now - pass->started_at) / USECS_PER_SEC;
+
+		ereport(NOTICE,
+				(errmsg("model \"%s\": %s " UINT64_FORMAT " rows in %.0f s, %.0f rows/s",
+						pass->handle.def.name, pass->train ? "trained on" : "evaluated",
+						pass->rows, secs, pass->rows / secs)));
+		pass->last_progress = now;
+	}
+}
+
+/* Trains on (or predicts) one row and adds it to the figures. */
+static bool
+pass_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	QueryPass  *pass = (QueryPass *) self;
+	const ModelDef *def = &pass->handle.def;
+	MemoryContext old;
+	ModelWork	work;
+	Example		ex;
+	double		label;
+	double		p;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getsomeattrs(slot, pass->n_attrs_needed);
+	if (slot->tts_isnull[pass->label_attno])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("label must not be null"),
+				 errdetail("Row " UINT64_FORMAT " of the query has a null \"%s\".",
+						   pass->rows + 1, pass->label_column)));
+	if (pass->rows % CLOCK_EVERY_ROWS == 0)
+		pass_tick(pass);
+
+	old = MemoryContextSwitchTo(pass->row_context);
+	label = label_from_datum(slot->tts_values[pass->label_attno], pass->label_type);
+	for (int i = 0; i < def->n_slots + def->n_numeric; i++)
+	{
+		pass->inputs[i].value = slot->tts_values[pass->input_attnos[i]];
+		pass->inputs[i].isnull = slot->tts_isnull[pass->input_attnos[i]];
+	}
+	ex = example_build(&pass->builder, pass->inputs, pass->input_labels, &work);
+	p = pass->train ?
+		model_train(pass->handle.model, &pass->handle.env, &ex, label, pass->now, &work) :
+		model_predict(pass->handle.model, &pass->handle.env, &ex, &work);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(pass->row_context);
+
+	if (pass->rows == pass->scored_capacity)
+	{
+		pass->scored_capacity *= 2;
+		pass->scored = repalloc_huge(pass->scored, sizeof(ScoredLabel) * pass->scored_capacity);
+	}
+	pass->scored[pass->rows] = (ScoredLabel) {p, label};
+	pass->rows++;
+	pass->log_loss_sum += metrics_log_loss(p, label);
+	pass->prediction_sum += p;
+	pass->label_sum += label;
+	return true;
+}
+
+static void
+pass_shutdown(DestReceiver *self)
+{
+}
+
+static void
+pass_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * Runs the pass; returns (examples, seconds, examples_per_second, auc,
+ * log_loss, mean_prediction, positive_rate), figures of the predictions made
+ * before each step when training.
+ */
+static Datum
+run_pass(FunctionCallInfo fcinfo, bool train)
+{
+	QueryPass  *pass = palloc0(sizeof(QueryPass));
+	ModelDef	def;
+	TupleDesc	result_desc;
+	SPIPlanPtr	plan;
+	SPIExecuteOptions options;
+	char	   *query;
+	double		secs;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+	double		auc;
+
+	shmem_require();
+	require_not_null(fcinfo, 0, "model name");
+	require_not_null(fcinfo, 1, "query");
+	require_not_null(fcinfo, 2, "label");
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	catalog_lookup(PG_GETARG_TEXT_PP(0), &def);
+	shmem_open_model(&pass->handle, &def);
+	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	pass->label_column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	pass->train = train;
+	pass->pub.receiveSlot = pass_receive;
+	pass->pub.rStartup = pass_startup;
+	pass->pub.rShutdown = pass_shutdown;
+	pass->pub.rDestroy = pass_destroy;
+	pass->pub.mydest = DestNone;
+	pass->row_context = AllocSetContextCreate(CurrentMemoryContext, "monolith row",
+											  ALLOCSET_SMALL_SIZES);
+	pass->scored_capacity = 1024;
+	pass->scored = palloc(sizeof(ScoredLabel) * pass->scored_capacity);
+	pass->started_at = pass->last_progress = GetCurrentTimestamp();
+
+	SPI_connect();
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the query: %s", SPI_result_code_string(SPI_result));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("query must be a single statement that returns rows")));
+	memset(&options, 0, sizeof(options));
+	options.dest = &pass->pub;
+	if (SPI_execute_plan_extended(plan, &options) < 0)
+		elog(ERROR, "could not run the query");
+	SPI_finish();
+	if (!pass->started)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("query must be a single statement that returns rows")));
+	secs = (double) (GetCurrentTimestamp() - pass->started_at) / USECS_PER_SEC;
+
+	auc = metrics_auc(pass->scored, pass->rows);
+	values[0] = Int64GetDatum((int64) pass->rows);
+	values[1] = Float8GetDatum(secs);
+	values[2] = Float8GetDatum(pass->rows / Max(secs, 1e-6));
+	values[3] = Float8GetDatum(auc);
+	nulls[3] = isnan(auc);
+	values[4] = Float8GetDatum(pass->log_loss_sum / pass->rows);
+	values[5] = Float8GetDatum(pass->prediction_sum / pass->rows);
+	values[6] = Float8GetDatum(pass->label_sum / pass->rows);
+	for (int i = 2; i < 7; i++)
+		nulls[i] |= pass->rows == 0;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(result_desc), values, nulls)));
+}
+
+/* monolith.train_query(model, query, label): one epoch over the query's rows. */
+Datum
+monolith_train_query(PG_FUNCTION_ARGS)
+{
+	return run_pass(fcinfo, true);
+}
+
+/* monolith.evaluate(model, query, label): the model's figures on the rows, untrained. */
+Datum
+monolith_evaluate(PG_FUNCTION_ARGS)
+{
+	return run_pass(fcinfo, false);
+}
