@@ -50,8 +50,9 @@ scratch_copy() {
 	echo "$dir"
 }
 
-# Starts a throwaway cluster with monolith preloaded in a scratch copy ($work);
-# stopped and removed on exit.  cluster_psql runs psql against it.
+# Starts a throwaway cluster with monolith preloaded in a scratch copy ($work),
+# with any configuration lines given as arguments; stopped and removed on
+# exit.  cluster_psql runs psql against it.
 start_throwaway_cluster() {
 	work=$(scratch_copy)
 	port=${MONOLITH_PORT:-54329}
@@ -64,6 +65,7 @@ listen_addresses = ''
 unix_socket_directories = '$work'
 port = $port
 CONF
+	printf '%s\n' "$@" >> "$work/data/postgresql.conf"
 	as_run_user pg_ctl -D "$work/data" -l "$work/server.log" -w start >/dev/null
 }
 

@@ -68,19 +68,53 @@ alt_bucket(uint64_t bucket, uint16_t tag, uint64_t mask)
 	return (bucket ^ (((uint64_t) tag + 1) * 0xc6a4a7935bd1e995ull)) & mask;
 }
 
+/* Forgets every address a view holds; for a view about to serve another table. */
+void
+ck_view_reset(CuckooView *view)
+{
+	memset(view, 0, sizeof(*view));
+}
+
 static inline CuckooBucket *
 buckets_of(const CuckooTable *t, const CoreEnv *env)
 {
-	return (CuckooBucket *) env_address(env, t->buckets);
+	CuckooView *v = env->view;
+
+	if (env->direct || v == NULL)
+		return (CuckooBucket *) env_address(env, t->buckets);
+	if (v->buckets_handle != t->buckets)
+	{
+		v->buckets = env->address(env->mem_ctx, t->buckets);
+		v->buckets_handle = t->buckets;
+	}
+	return (CuckooBucket *) v->buckets;
+}
+
+/* Address of arena chunk c, through the env's view where it has one. */
+static inline char *
+chunk_at(const CuckooTable *t, const CoreEnv *env, uint32_t c)
+{
+	CuckooView *v = env->view;
+
+	if (env->direct || v == NULL || c >= CK_VIEW_CHUNKS)
+		return env_address(env, ((const MemHandle *) env_address(env, t->chunk_dir))[c]);
+	if (v->frees != t->frees)
+	{
+		memset(v->chunks, 0, sizeof(v->chunks));
+		v->frees = t->frees;
+	}
+	if (v->chunks[c] == NULL)
+		v->chunks[c] = env->address(env->mem_ctx,
+									((const MemHandle *) env_address(env, t->chunk_dir))[c]);
+	return v->chunks[c];
 }
 
 /* Address of the entry named by a 1-based reference. */
 static inline CuckooEntry *
 entry_at(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
 {
-	const MemHandle *dir = env_address(env, t->chunk_dir);
 	uint32_t	i = ref - 1;
-	char	   *chunk = env_address(env, dir[i >> t->config.chunk_log2]);
+	char	   *chunk = chunk_at(t, env, i >> t->config.chunk_log2);
 
 	return (CuckooEntry *) (chunk + (size_t) (i & ((1u << t->config.chunk_log2) - 1)) * t->entry_size);
 }
@@ -116,6 +150,7 @@ table_free(CuckooTable *t, const CoreEnv *env, MemHandle h, size_t size)
 		return;
 	env->free(env->mem_ctx, h);
 	__atomic_sub_fetch(&t->bytes, size, __ATOMIC_RELAXED);
+	t->frees++;
 }
 
 static size_t

@@ -102,7 +102,27 @@ typedef struct CuckooTable
 	uint64_t	live;			/* atomic: entries in the table */
 	uint64_t	bytes;			/* atomic: bytes allocated by the table */
 	uint64_t	evicted;		/* atomic: entries removed for lack of room */
+	uint64_t	frees;			/* allocations freed; see CuckooView */
 } CuckooTable;
+
+/*
+ * A process's cache of one table's addresses, for an env whose handles are
+ * not addresses, where translating one costs a call for every bucket and
+ * entry touched.  Used under the table lock, like the addresses themselves.
+ * The bucket array's address is kept while its handle is the table's; chunk
+ * addresses while the table has freed nothing, since chunks, once made, go
+ * only with the table, and any other free may let a handle value come back
+ * naming other memory.
+ */
+#define CK_VIEW_CHUNKS 4096
+
+typedef struct CuckooView
+{
+	MemHandle	buckets_handle;
+	void	   *buckets;
+	uint64_t	frees;			/* the table's frees when chunks[] was filled */
+	void	   *chunks[CK_VIEW_CHUNKS];	/* NULL until first used */
+} CuckooView;
 
 typedef enum CuckooResult
 {
@@ -141,6 +161,7 @@ extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
 						CuckooVisit visit, void *arg);
 
 extern void ck_default_config(CuckooConfig *config, uint32_t value_size);
+extern void ck_view_reset(CuckooView *view);
 extern uint64_t ck_mix64(uint64_t x);
 
 #endif							/* MONOLITH_CUCKOO_H */

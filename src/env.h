@@ -18,6 +18,8 @@
 /* A handle to an allocation; 0 is never a valid allocation. */
 typedef uint64_t MemHandle;
 
+struct CuckooView;
+
 typedef struct CoreEnv
 {
 	void	   *mem_ctx;
@@ -33,6 +35,9 @@ typedef struct CoreEnv
 	/* Locks are numbered per object; see the lock ids in cuckoo.h. */
 	void		(*lock) (void *lock_ctx, uint32_t lock_id, bool exclusive);
 	void		(*unlock) (void *lock_ctx, uint32_t lock_id);
+
+	/* Where handles are not addresses: this process's cache of one table's. */
+	struct CuckooView *view;
 } CoreEnv;
 
 /* This process's address of an allocation; inline where handles are addresses. */

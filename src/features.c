@@ -9,6 +9,7 @@
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -166,13 +167,15 @@ push_key(KeyBuffer *buf, uint64 key)
 	buf->keys[buf->n++] = key;
 }
 
-/* Appends the keys of one value: one, or one per non-null array element. */
+/*
+ * Appends the keys of one value: one, or one per non-null array element.
+ * Arrays are walked in place, without deconstructing them into new memory.
+ */
 static void
 features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf)
 {
-	ArrayType  *array;
-	Datum	   *elems;
-	bool	   *nulls;
+	AnyArrayType *array;
+	array_iter	iter;
 	int			n;
 
 	if (!OidIsValid(ft->elem))
@@ -180,12 +183,18 @@ features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf)
 		push_key(buf, scalar_key(value, ft->type, slot));
 		return;
 	}
-	array = DatumGetArrayTypeP(value);
-	deconstruct_array(array, ft->elem, ft->elem_len, ft->elem_byval, ft->elem_align,
-					  &elems, &nulls, &n);
+	array = DatumGetAnyArrayP(value);
+	n = ArrayGetNItems(AARR_NDIM(array), AARR_DIMS(array));
+	array_iter_setup(&iter, array);
 	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			push_key(buf, scalar_key(elems[i], ft->elem, slot));
+	{
+		bool		isnull;
+		Datum		elem = array_iter_next(&iter, &isnull, i, ft->elem_len,
+										   ft->elem_byval, ft->elem_align);
+
+		if (!isnull)
+			push_key(buf, scalar_key(elem, ft->elem, slot));
+	}
 }
 
 /*

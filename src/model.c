@@ -7,22 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Where each part of a step's scratch floats starts. */
-typedef struct ScratchLayout
-{
-	size_t		input;			/* pooled embeddings per slot, then numeric */
-	size_t		sum;			/* sum of the pooled embeddings */
-	size_t		pooled_weight;
-	size_t		count;			/* IDs found per slot */
-	size_t		zeroed;			/* floats from the start zeroed per step */
-	size_t		acts;			/* the tower's activations, layer after layer */
-	size_t		delta;			/* two layers' worth of backpropagated error */
-	size_t		grad_input;		/* d logit / d input, from the tower */
-	size_t		grad_embedding;
-	size_t		dense_grad;
-	size_t		total;
-} ScratchLayout;
-
 static uint32_t
 input_width(const ModelConfig *c)
 {
@@ -143,6 +127,7 @@ model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
 	m->embedding_state_at = m->embedding_at + config->dim;
 	m->value_floats = m->embedding_state_at + embedding_state;
 	m->dense_params = (uint32_t) model_dense_param_count(config);
+	m->scratch = scratch_layout(config);
 	table.value_size = m->value_floats * sizeof(float);
 	if (!ck_init(&m->table, env, &table))
 		return false;
@@ -356,7 +341,7 @@ static double
 forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 {
 	const ModelConfig *c = &m->config;
-	ScratchLayout sl = scratch_layout(c);
+	const ScratchLayout sl = m->scratch;
 	uint32_t	dim = c->dim;
 	float	   *pooled = work->floats + sl.input;
 	float	   *sum = work->floats + sl.sum;
@@ -428,7 +413,7 @@ backward(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work, float
 		 uint32_t now)
 {
 	const ModelConfig *c = &m->config;
-	ScratchLayout sl = scratch_layout(c);
+	const ScratchLayout sl = m->scratch;
 	uint32_t	dim = c->dim;
 	const float *pooled = work->floats + sl.input;
 	const float *sum = work->floats + sl.sum;

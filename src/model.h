@@ -54,6 +54,22 @@ typedef struct ModelConfig
 	uint64_t	seed;
 } ModelConfig;
 
+/* Where each part of a step's scratch floats starts (see model_work_floats). */
+typedef struct ScratchLayout
+{
+	size_t		input;			/* pooled embeddings per slot, then numeric */
+	size_t		sum;			/* sum of the pooled embeddings */
+	size_t		pooled_weight;
+	size_t		count;			/* IDs found per slot */
+	size_t		zeroed;			/* floats from the start zeroed per step */
+	size_t		acts;			/* the tower's activations, layer after layer */
+	size_t		delta;			/* two layers' worth of backpropagated error */
+	size_t		grad_input;		/* d logit / d input, from the tower */
+	size_t		grad_embedding;
+	size_t		dense_grad;
+	size_t		total;
+} ScratchLayout;
+
 /* A model's shared state. */
 typedef struct Model
 {
@@ -63,6 +79,7 @@ typedef struct Model
 	uint32_t	embedding_state_at;
 	uint32_t	value_floats;
 	uint32_t	dense_params;	/* numeric weights, then the tower's layers */
+	ScratchLayout scratch;
 	MemHandle	dense;			/* dense_params floats, then their state */
 	uint64_t	dense_bytes;
 	float		bias[4];		/* the bias, then its optimizer's state */

@@ -239,8 +239,9 @@ handle_bind(ModelHandle *h, int index)
 	h->model = &((ModelState *) dsa_get_address(area, slot->state))->model;
 	h->env = (CoreEnv) {
 		NULL, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
-		h, model_lock, model_unlock
+		h, model_lock, model_unlock, &h->view
 	};
+	ck_view_reset(&h->view);
 }
 
 static int
@@ -386,7 +387,7 @@ shmem_release_model(Oid dboid, int64 model_id)
 	for (int i = 0; i < shared->max_models; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];
-		ModelHandle h;
+		ModelHandle h;			/* on the stack: this runs at abort, too */
 
 		if (!slot->in_use || slot->dboid != dboid ||
 			(model_id != MODEL_ID_ALL && slot->model_id != model_id))

@@ -48,6 +48,7 @@ typedef struct ModelHandle
 	uint32		generation;
 	Model	   *model;			/* this backend's address of the state */
 	CoreEnv		env;
+	CuckooView	view;			/* this backend's addresses of the table */
 } ModelHandle;
 
 /* Figures of one live model, for monolith.models. */

@@ -4,6 +4,8 @@
  */
 #include "heap_env.h"
 
+#include "../src/cuckoo.h"
+
 #include <sched.h>
 #include <stdlib.h>
 
@@ -83,15 +85,27 @@ heap_unlock(void *ctx, uint32_t id)
 void
 heap_env_init(HeapEnv *h, uint32_t n_locks, size_t cap)
 {
-	h->env = (CoreEnv) {h, true, heap_alloc, heap_release, heap_address, h, heap_lock, heap_unlock};
+	h->env = (CoreEnv) {h, true, heap_alloc, heap_release, heap_address, h, heap_lock, heap_unlock, NULL};
 	h->cap = cap;
 	h->used = 0;
 	h->n_locks = n_locks;
 	h->locks = calloc(n_locks, sizeof(uint32_t));
 }
 
+/*
+ * Makes the env translate handles through calls and a CuckooView, as the
+ * server's does, so that tests exercise the view's caching.
+ */
+void
+heap_env_use_view(HeapEnv *h)
+{
+	h->env.direct = false;
+	h->env.view = calloc(1, sizeof(CuckooView));
+}
+
 void
 heap_env_free(HeapEnv *h)
 {
 	free(h->locks);
+	free(h->env.view);
 }

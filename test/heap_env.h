@@ -20,6 +20,7 @@ typedef struct HeapEnv
 } HeapEnv;
 
 extern void heap_env_init(HeapEnv *h, uint32_t n_locks, size_t cap);
+extern void heap_env_use_view(HeapEnv *h);
 extern void heap_env_free(HeapEnv *h);
 
 #endif							/* MONOLITH_HEAP_ENV_H */

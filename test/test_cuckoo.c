@@ -45,11 +45,16 @@ small_config(CuckooConfig *c)
 	c->chunk_log2 = 2;
 }
 
+/* Whether tables are opened on an env that translates through a view. */
+static bool use_view;
+
 /* A table on a heap env with cap bytes (0: no cap). */
 static void
 open_table(HeapEnv *h, CuckooTable *t, const CuckooConfig *c, size_t cap)
 {
 	heap_env_init(h, CK_LOCK_STRIPE0 + c->n_stripes, cap);
+	if (use_view)
+		heap_env_use_view(h);
 	CHECK(ck_init(t, &h->env, c), "init");
 }
 
@@ -525,5 +530,16 @@ main(void)
 	test_memory_cap_evicts_oldest();
 	test_touched_and_scan();
 	test_concurrent_inserts();
+
+	/*
+	 * Growth, deletes, eviction and the randomized run again, with handles
+	 * translated through a view: a stale cached address would show as a
+	 * mismatch or, under AddressSanitizer, a use after free.
+	 */
+	use_view = true;
+	test_insert_lookup_and_growth();
+	test_delete_during_growth();
+	test_random_against_reference();
+	test_memory_cap_evicts_oldest();
 	return unit_finish("test_cuckoo");
 }

@@ -3,6 +3,9 @@
  *		Unit tests of ROC AUC and log loss.
  */
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "../src/metrics.h"
 #include "unit.h"
@@ -56,6 +59,65 @@ test_auc_fractional(void)
 	CHECK(auc_of(s_split, l_split, 4) == 0.875, "split %g", auc_of(s_split, l_split, 4));
 }
 
+static uint64_t
+next_random(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ull + 1442695040888963407ull;
+	return *state >> 11;
+}
+
+/*
+ * Many items, negative scores, ties and repeats: the radix-sorted AUC equals
+ * the Mann-Whitney count by brute force over a grid of scores.
+ */
+static void
+test_auc_large(void)
+{
+	enum
+	{
+		N = 200000, LEVELS = 2001
+	};
+	ScoredLabel *items = malloc(N * sizeof(ScoredLabel));
+	double	   *pos = calloc(LEVELS, sizeof(double));
+	double	   *neg = calloc(LEVELS, sizeof(double));
+	uint64_t	rng = 5;
+	double		wins = 0,
+				neg_below = 0,
+				pos_total = 0,
+				neg_total = 0,
+				auc;
+
+	for (size_t i = 0; i < N; i++)
+	{
+		int			level = (int) (next_random(&rng) % LEVELS);
+		double		label = (next_random(&rng) % 1000) < (uint64_t) level / 2 ? 1.0 : 0.0;
+
+		/* Scores from -1 to 1 in steps of 0.001, so many tie. */
+		items[i] = (ScoredLabel) {(level - 1000) / 1000.0, label};
+		pos[level] += label;
+		neg[level] += 1 - label;
+	}
+	for (int l = 0; l < LEVELS; l++)
+	{
+		wins += pos[l] * (neg_below + 0.5 * neg[l]);
+		neg_below += neg[l];
+		pos_total += pos[l];
+		neg_total += neg[l];
+	}
+	auc = metrics_auc(items, N);
+	CHECK(fabs(auc - wins / (pos_total * neg_total)) < 1e-12, "radix AUC %.15f, reference %.15f",
+		  auc, wins / (pos_total * neg_total));
+	for (size_t i = 1; i < N; i++)
+		if (items[i - 1].score > items[i].score)
+		{
+			CHECK(false, "items not sorted at %zu", i);
+			break;
+		}
+	free(items);
+	free(pos);
+	free(neg);
+}
+
 /* Log loss at known points and clamped at the ends. */
 static void
 test_log_loss(void)
@@ -72,6 +134,7 @@ main(void)
 {
 	test_auc();
 	test_auc_fractional();
+	test_auc_large();
 	test_log_loss();
 	return unit_finish("test_metrics");
 }
