@@ -52,8 +52,7 @@ scratch_layout(const ModelConfig *c)
 	s.sum = s.input + input_width(c);
 	s.pooled_weight = s.sum + c->dim;
 	s.count = s.pooled_weight + c->n_slots;
-	s.zeroed = s.count + c->n_slots;
-	s.acts = s.zeroed;
+	s.acts = s.count + c->n_slots;
 	s.delta = s.acts + acts;
 	s.grad_input = s.delta + 2 * (size_t) max_width(c);
 	s.grad_embedding = s.grad_input + input_width(c);
@@ -233,13 +232,26 @@ entry_floats(CuckooEntry *entry)
 	return (float *) CK_VALUE(entry);
 }
 
-static float
+#define DOT_LANES 8
+
+/*
+ * Inner product in DOT_LANES independent sums, which a vector unit runs side
+ * by side; one running sum would wait on each addition in turn.
+ */
+static inline float
 dot(const float *a, const float *b, uint32_t n)
 {
+	float		lane[DOT_LANES] = {0};
+	uint32_t	i = 0;
 	float		s = 0;
 
-	for (uint32_t i = 0; i < n; i++)
+	for (; i + DOT_LANES <= n; i += DOT_LANES)
+		for (uint32_t l = 0; l < DOT_LANES; l++)
+			lane[l] += a[i + l] * b[i + l];
+	for (; i < n; i++)
 		s += a[i] * b[i];
+	for (uint32_t l = 0; l < DOT_LANES; l++)
+		s += lane[l];
 	return s;
 }
 
@@ -349,12 +361,13 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 	float	   *count = work->floats + sl.count;
 	double		logit = m->bias[0];
 	double		self = 0;
-	double		total = 0;
 
-	memset(work->floats, 0, sl.zeroed * sizeof(float));
+	memset(sum, 0, dim * sizeof(float));
 	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		float	   *ps = pooled + (size_t) s * dim;
+		float		weight = 0;
+		uint32_t	found = 0;
 
 		for (uint32_t k = slot_begin(ex, s); k < ex->slot_end[s]; k++)
 		{
@@ -363,26 +376,31 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 			if (work->entries[k] == NULL)
 				continue;
 			v = entry_floats(work->entries[k]);
-			pooled_weight[s] += v[0];
-			for (uint32_t j = 0; j < dim; j++)
-				ps[j] += v[m->embedding_at + j];
-			count[s] += 1;
+			weight += v[0];
+			if (found++ == 0)
+				memcpy(ps, &v[m->embedding_at], dim * sizeof(float));
+			else
+				for (uint32_t j = 0; j < dim; j++)
+					ps[j] += v[m->embedding_at + j];
 		}
-		if (count[s] == 0)
-			continue;
-		pooled_weight[s] /= count[s];
-		logit += pooled_weight[s];
-		for (uint32_t j = 0; j < dim; j++)
+		count[s] = found;
+		pooled_weight[s] = found > 1 ? weight / found : weight;
+		if (found == 0)
 		{
-			ps[j] /= count[s];
-			sum[j] += ps[j];
-			self += (double) ps[j] * ps[j];
+			/* An absent slot is a zero vector, to the tower too. */
+			memset(ps, 0, dim * sizeof(float));
+			continue;
 		}
+		logit += pooled_weight[s];
+		if (found > 1)
+			for (uint32_t j = 0; j < dim; j++)
+				ps[j] /= found;
+		for (uint32_t j = 0; j < dim; j++)
+			sum[j] += ps[j];
+		self += dot(ps, ps, dim);
 	}
-	for (uint32_t j = 0; j < dim; j++)
-		total += (double) sum[j] * sum[j];
 	/* Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2. */
-	logit += 0.5 * (total - self);
+	logit += 0.5 * (dot(sum, sum, dim) - self);
 
 	if (m->dense_params > 0)
 	{

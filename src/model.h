@@ -61,7 +61,6 @@ typedef struct ScratchLayout
 	size_t		sum;			/* sum of the pooled embeddings */
 	size_t		pooled_weight;
 	size_t		count;			/* IDs found per slot */
-	size_t		zeroed;			/* floats from the start zeroed per step */
 	size_t		acts;			/* the tower's activations, layer after layer */
 	size_t		delta;			/* two layers' worth of backpropagated error */
 	size_t		grad_input;		/* d logit / d input, from the tower */

@@ -26,6 +26,7 @@ typedef struct ModelCall
 {
 	MemoryContext context;		/* holds this struct and all it points to */
 	text	   *name;
+	bool		name_is_stable; /* a constant or parameter: the same every row */
 	ModelHandle handle;
 	int			first_feature;	/* argument number of the first feature */
 	char	  **input_labels;	/* "feature 1", ... for errors */
@@ -47,6 +48,8 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 	int			n_inputs;
 
 	shmem_require();
+	if (call != NULL && call->name_is_stable)
+		return call;
 	require_not_null(fcinfo, 0, "model name");
 	name = PG_GETARG_TEXT_PP(0);
 	if (call != NULL &&
@@ -80,6 +83,7 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 	call = palloc0(sizeof(ModelCall));
 	call->context = context;
 	call->name = DatumGetTextPCopy(PointerGetDatum(name));
+	call->name_is_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
 	call->first_feature = first_feature;
 	if (first_feature >= 0)
 	{
