@@ -50,7 +50,7 @@ scratch_layout(const ModelConfig *c)
 		acts += c->width[l];
 	s.input = 0;
 	s.sum = s.input + input_width(c);
-	s.pooled_weight = s.sum + c->dim;
+	s.pooled_weight = s.sum + 2 * (size_t) c->dim;	/* sum, then squares */
 	s.count = s.pooled_weight + c->n_slots;
 	s.acts = s.count + c->n_slots;
 	s.delta = s.acts + acts;
@@ -232,27 +232,52 @@ entry_floats(CuckooEntry *entry)
 	return (float *) CK_VALUE(entry);
 }
 
-#define DOT_LANES 8
-
 /*
- * Inner product in DOT_LANES independent sums, which a vector unit runs side
- * by side; one running sum would wait on each addition in turn.
+ * Inner product in four independent sums: one running sum would wait on
+ * each addition in turn, and without reassociation the compiler may not
+ * split it itself.
  */
 static inline float
 dot(const float *a, const float *b, uint32_t n)
 {
-	float		lane[DOT_LANES] = {0};
+	float		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
 	uint32_t	i = 0;
-	float		s = 0;
 
-	for (; i + DOT_LANES <= n; i += DOT_LANES)
-		for (uint32_t l = 0; l < DOT_LANES; l++)
-			lane[l] += a[i + l] * b[i + l];
+	for (; i + 4 <= n; i += 4)
+	{
+		s0 += a[i] * b[i];
+		s1 += a[i + 1] * b[i + 1];
+		s2 += a[i + 2] * b[i + 2];
+		s3 += a[i + 3] * b[i + 3];
+	}
 	for (; i < n; i++)
-		s += a[i] * b[i];
-	for (uint32_t l = 0; l < DOT_LANES; l++)
-		s += lane[l];
-	return s;
+		s0 += a[i] * b[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
+/* Sum of a[0..n) in four independent sums, as dot() does. */
+static inline float
+total(const float *a, uint32_t n)
+{
+	float		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+	uint32_t	i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		s0 += a[i];
+		s1 += a[i + 1];
+		s2 += a[i + 2];
+		s3 += a[i + 3];
+	}
+	for (; i < n; i++)
+		s0 += a[i];
+	return (s0 + s1) + (s2 + s3);
 }
 
 /* The tower's output for input; leaves each layer's activations in acts. */
@@ -359,13 +384,16 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 	float	   *sum = work->floats + sl.sum;
 	float	   *pooled_weight = work->floats + sl.pooled_weight;
 	float	   *count = work->floats + sl.count;
+	float	   *squares = sum + dim;
 	double		logit = m->bias[0];
-	double		self = 0;
 
-	memset(sum, 0, dim * sizeof(float));
+	/* Per dimension, the sum of the pooled vectors and the sum of their squares. */
+	for (uint32_t j = 0; j < dim; j++)
+		sum[j] = squares[j] = 0;
 	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		float	   *ps = pooled + (size_t) s * dim;
+		const float *only = NULL;	/* the slot's embedding while it has one ID */
 		float		weight = 0;
 		uint32_t	found = 0;
 
@@ -378,29 +406,43 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 			v = entry_floats(work->entries[k]);
 			weight += v[0];
 			if (found++ == 0)
-				memcpy(ps, &v[m->embedding_at], dim * sizeof(float));
+				only = &v[m->embedding_at];
 			else
+			{
+				if (found == 2)
+					for (uint32_t j = 0; j < dim; j++)
+						ps[j] = only[j];
 				for (uint32_t j = 0; j < dim; j++)
 					ps[j] += v[m->embedding_at + j];
+			}
 		}
 		count[s] = found;
 		pooled_weight[s] = found > 1 ? weight / found : weight;
-		if (found == 0)
-		{
-			/* An absent slot is a zero vector, to the tower too. */
-			memset(ps, 0, dim * sizeof(float));
-			continue;
-		}
 		logit += pooled_weight[s];
-		if (found > 1)
+		if (found == 1)
 			for (uint32_t j = 0; j < dim; j++)
-				ps[j] /= found;
-		for (uint32_t j = 0; j < dim; j++)
-			sum[j] += ps[j];
-		self += dot(ps, ps, dim);
+			{
+				float		x = only[j];
+
+				ps[j] = x;
+				sum[j] += x;
+				squares[j] += x * x;
+			}
+		else
+			for (uint32_t j = 0; j < dim; j++)
+			{
+				/* An absent slot is a zero vector, to the tower too. */
+				float		x = found == 0 ? 0 : ps[j] / found;
+
+				ps[j] = x;
+				sum[j] += x;
+				squares[j] += x * x;
+			}
 	}
 	/* Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2. */
-	logit += 0.5 * (dot(sum, sum, dim) - self);
+	for (uint32_t j = 0; j < dim; j++)
+		squares[j] = sum[j] * sum[j] - squares[j];
+	logit += 0.5 * total(squares, dim);
 
 	if (m->dense_params > 0)
 	{
