@@ -226,18 +226,40 @@ entry_fetch(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
 	return e;
 }
 
+/*
+ * Slots of b whose tag equals tag, as a bit per slot: all four compared at
+ * once, in 16-bit lanes of one word, instead of a branch per slot that the
+ * processor cannot predict.  The tags are read without atomics: a torn read
+ * costs at most a wrong candidate, and every candidate is checked against
+ * the entry's full key.
+ */
+CK_HOT unsigned
+tag_matches(const CuckooBucket *b, uint16_t tag)
+{
+	const uint64_t lanes = 0x0001000100010001ull;
+	uint64_t	word;
+	uint64_t	zero;
+	unsigned	slots = 0;
+
+	memcpy(&word, b->tag, sizeof(word));
+	word ^= tag * lanes;		/* a matching lane is now zero */
+	/* Exact zero-lane test: no carry crosses lanes, so no false matches. */
+	zero = ~(((word & ~(0x8000 * lanes)) + (0x7fff * lanes)) | word) & (0x8000 * lanes);
+	for (int s = 0; s < CK_SLOTS; s++)
+		slots |= (unsigned) ((zero >> (16 * s + 15)) & 1) << s;
+	return slots;
+}
+
 /* Slot of key in bucket b, or -1. */
 CK_HOT int
 bucket_find(const CuckooTable *t, const CoreEnv *env, const CuckooBucket *b,
 			uint16_t tag, uint64_t key)
 {
-	for (int s = 0; s < CK_SLOTS; s++)
+	for (unsigned slots = tag_matches(b, tag); slots != 0; slots &= slots - 1)
 	{
-		uint32_t	ref;
+		int			s = __builtin_ctz(slots);
+		uint32_t	ref = slot_ref(b, s);
 
-		if (__atomic_load_n(&b->tag[s], __ATOMIC_RELAXED) != tag)
-			continue;
-		ref = slot_ref(b, s);
 		if (ref != 0 && entry_fetch(t, env, ref)->key == key)
 			return s;
 	}
