@@ -27,7 +27,17 @@ SELECT round(monolith.auc(p, liked)::numeric, 4) AS auc_whole_stream,
                WHERE n > 0.8 * (SELECT count(*) FROM replay))::numeric, 4) AS auc_last_20pct
   FROM replay;
 
-SELECT name, ids, memory_bytes, examples_trained FROM monolith.models;
+\echo 'The same stream into a DeepFM (a [64, 32] tower over the embeddings and the release year), in one train_query call:'
+SELECT monolith.create_model('movies_deep', ARRAY['user_id', 'movie_id', 'genres'], dim => 16,
+       hidden => ARRAY[64, 32], numeric_features => ARRAY['year_scaled']);
+SELECT examples, round(seconds::numeric, 2) AS seconds, round(examples_per_second) AS examples_per_second,
+       round(auc::numeric, 4) AS progressive_auc, round(log_loss::numeric, 4) AS log_loss
+  FROM monolith.train_query('movies_deep',
+       $$SELECT user_id, movie_id, string_to_array(genres, '|') AS genres,
+                (year - 1995) / 20.0 AS year_scaled, rating >= 4 AS liked
+           FROM ratings ORDER BY ts, user_id, movie_id$$, label => 'liked');
+
+SELECT name, hidden, ids, memory_bytes, examples_trained FROM monolith.models;
 
 \echo 'Top 10 recommendations for the most active user, among movies not yet rated:'
 SELECT user_id AS top_user FROM ratings GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1 \gset
