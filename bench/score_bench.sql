@@ -30,9 +30,18 @@ END
 $$;
 
 \o /dev/null
--- Interleaved, so that a slow spell of this shared machine hits both alike.
+-- Per-row cost is what one process spends on a row, so both queries first
+-- run serially; then both as the planner likes, in parallel (score is
+-- PARALLEL SAFE).  Interleaved, so that a slow spell of this shared machine
+-- hits every query alike.
+SET max_parallel_workers_per_gather = 0;
 SELECT time_query('floor: count(int4pl(a, b))', r, 'SELECT count(int4pl(a, b)) FROM pairs'),
        time_query('count(monolith.score(fm, a, b)), FM dim 16', r,
+                  'SELECT count(monolith.score(''pairs_fm'', a, b)) FROM pairs')
+  FROM generate_series(1, :runs) r;
+RESET max_parallel_workers_per_gather;
+SELECT time_query('parallel floor: count(int4pl(a, b))', r, 'SELECT count(int4pl(a, b)) FROM pairs'),
+       time_query('parallel count(monolith.score(fm, a, b)), FM dim 16', r,
                   'SELECT count(monolith.score(''pairs_fm'', a, b)) FROM pairs')
   FROM generate_series(1, :runs) r;
 -- Top 10 of all movies for 50 users, each query timed on its own: with the
@@ -49,13 +58,17 @@ SELECT time_query('top-10 of ' || (SELECT count(*) FROM movies) || ' movies, FM 
   FROM (SELECT DISTINCT user_id AS u FROM stream ORDER BY 1 LIMIT 50) users;
 \o
 
+CREATE VIEW medians AS
+SELECT method, count(*) AS runs, percentile_disc(0.5) WITHIN GROUP (ORDER BY seconds) AS seconds
+  FROM timings GROUP BY method;
+
 \echo 'Scoring a million pairs, median of the runs, per row against the floor (target <= 3x):'
-SELECT method, count(*) AS runs,
-       round((1e9 * percentile_disc(0.5) WITHIN GROUP (ORDER BY seconds) / 1e6)::numeric) AS ns_per_row,
-       round((percentile_disc(0.5) WITHIN GROUP (ORDER BY seconds) /
-              (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY seconds) FROM timings
-                WHERE method LIKE 'floor%'))::numeric, 2) AS x_floor
-  FROM timings WHERE method NOT LIKE 'top-10%' GROUP BY method ORDER BY 3;
+SELECT method, runs, round(1e9 * seconds / 1e6) AS ns_per_row,
+       round((seconds / (SELECT seconds FROM medians f
+                          WHERE f.method = CASE WHEN m.method LIKE 'parallel%'
+                                                THEN 'parallel floor: count(int4pl(a, b))'
+                                                ELSE 'floor: count(int4pl(a, b))' END))::numeric, 2) AS x_floor
+  FROM medians m WHERE method NOT LIKE 'top-10%' ORDER BY method LIKE 'parallel%', seconds;
 
 \echo 'Top-10 by ORDER BY score DESC LIMIT 10 (target < 5 ms):'
 SELECT method, count(*) AS users,

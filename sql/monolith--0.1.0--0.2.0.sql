@@ -15,6 +15,9 @@ ALTER TABLE model_definitions
 	ADD COLUMN negative_sample_rate double precision NOT NULL DEFAULT 1,
 	ADD COLUMN hash_rows bigint NOT NULL DEFAULT 0;
 
+-- Reads only the catalog and shared memory, so parallel workers can score too.
+ALTER FUNCTION score(text, "any") PARALLEL SAFE;
+
 DROP VIEW models;
 DROP FUNCTION create_model(text, text[], integer, double precision, integer, double precision, bigint);
 

@@ -55,10 +55,11 @@ RETURNS double precision
 AS 'MODULE_PATHNAME', 'monolith_train'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- Reads only the catalog and shared memory, so parallel workers can score too.
 CREATE FUNCTION score(model text, VARIADIC features "any")
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'monolith_score'
-LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+LANGUAGE C VOLATILE PARALLEL SAFE;
 
 CREATE FUNCTION expire(model text, older_than interval)
 RETURNS bigint
