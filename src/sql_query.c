@@ -137,7 +137,7 @@ pass_tick(QueryPass *pass)
 	TimestampTz now = GetCurrentTimestamp();
 
 	pass->now = (uint32) timestamptz_to_time_t(now);
-	if (monolith_progress_interval > 0 &&
+	if (monolith_progress_interval > 0 && pass->rows > 0 &&
 		TimestampDifferenceExceeds(pass->last_progress, now, monolith_progress_interval * 1000))
 	{
 		double		secs = (double) (now - pass->started_at) / USECS_PER_SEC;
