@@ -37,8 +37,8 @@ typedef struct Optimizer
 #define ADAM_EPSILON 1e-8f
 
 extern uint32_t optim_state_floats(OptimizerKind kind, uint32_t n);
-extern void optim_step(const Optimizer *opt, float *param, float *state,
-					   const float *grad, uint32_t n);
+extern void optim_step(const Optimizer *opt, float *restrict param, float *restrict state,
+					   const float *restrict grad, uint32_t n);
 extern const char *optim_name(OptimizerKind kind);
 extern int	optim_kind_from_name(const char *name);
 
