@@ -1,8 +1,9 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION monolith UPDATE TO '0.2.0'" to load this file. \quit
 
--- DeepFM towers, numeric features, optimizers, negative sampling, hashed rows.
--- Existing models keep what they were: a plain FM on Adagrad.
+-- DeepFM towers, numeric features, optimizers, negative sampling, hashed rows,
+-- passes over queries.  Existing models keep what they were: a plain FM on
+-- Adagrad.  CREATE EXTENSION installs 0.2.0 as 0.1.0 plus this script.
 ALTER TABLE model_definitions
 	ADD COLUMN numeric_features text[] NOT NULL DEFAULT '{}',
 	ADD COLUMN hidden integer[] NOT NULL DEFAULT '{}',
@@ -53,26 +54,27 @@ SELECT d.name, d.slots, d.numeric_features, d.dim, d.hidden,
 FROM model_definitions d
 LEFT JOIN model_stats() s ON s.model_id = d.id;
 
+-- What a pass over a query reports; of the predictions made before each step
+-- when training.
+CREATE TYPE pass_figures AS (
+	examples bigint,
+	seconds double precision,
+	examples_per_second double precision,
+	auc double precision,
+	log_loss double precision,
+	mean_prediction double precision,
+	positive_rate double precision
+);
+
 -- One pass over a query's rows, in its order: columns named after the
 -- model's slots and numeric features are its inputs, label names the label.
--- train_query trains (figures are of the predictions made before each step);
--- evaluate only predicts.
-CREATE FUNCTION train_query(model text, query text, label text DEFAULT 'label',
-							OUT examples bigint, OUT seconds double precision,
-							OUT examples_per_second double precision,
-							OUT auc double precision, OUT log_loss double precision,
-							OUT mean_prediction double precision,
-							OUT positive_rate double precision)
-RETURNS record
+CREATE FUNCTION train_query(model text, query text, label text DEFAULT 'label')
+RETURNS pass_figures
 AS 'MODULE_PATHNAME', 'monolith_train_query'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-CREATE FUNCTION evaluate(model text, query text, label text DEFAULT 'label',
-						 OUT examples bigint, OUT seconds double precision,
-						 OUT examples_per_second double precision,
-						 OUT auc double precision, OUT log_loss double precision,
-						 OUT mean_prediction double precision,
-						 OUT positive_rate double precision)
-RETURNS record
+-- The same pass, predicting only.
+CREATE FUNCTION evaluate(model text, query text, label text DEFAULT 'label')
+RETURNS pass_figures
 AS 'MODULE_PATHNAME', 'monolith_evaluate'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;

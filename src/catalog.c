@@ -270,28 +270,39 @@ modeldef_defaults(ModelDef *def)
 	def->negative_sample_rate = 1.0;
 }
 
-/* Strings of a one-dimensional text[] without NULLs; what names it in errors. */
-static char **
-strings_from_array(ArrayType *array, const char *what, int *n)
+/* Elements of a one-dimensional array without NULLs; what names it in errors. */
+static Datum *
+array_elements(ArrayType *array, Oid elem_type, const char *what, int *n)
 {
 	Datum	   *elems;
 	bool	   *nulls;
-	char	  **out;
+	int16		len;
+	bool		byval;
+	char		align;
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
-	out = palloc(sizeof(char *) * Max(*n, 1));
+	get_typlenbyvalalign(elem_type, &len, &byval, &align);
+	deconstruct_array(array, elem_type, len, byval, align, &elems, &nulls, n);
 	for (int i = 0; i < *n; i++)
-	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not contain nulls", what)));
+	return elems;
+}
+
+/* Strings of a one-dimensional text[] without NULLs; what names it in errors. */
+static char **
+strings_from_array(ArrayType *array, const char *what, int *n)
+{
+	Datum	   *elems = array_elements(array, TEXTOID, what, n);
+	char	  **out = palloc(sizeof(char *) * Max(*n, 1));
+
+	for (int i = 0; i < *n; i++)
 		out[i] = TextDatumGetCString(elems[i]);
-	}
 	return out;
 }
 
@@ -299,28 +310,16 @@ strings_from_array(ArrayType *array, const char *what, int *n)
 static void
 hidden_from_array(ModelDef *def, ArrayType *array)
 {
-	Datum	   *elems;
-	bool	   *nulls;
 	int			n;
+	Datum	   *elems = array_elements(array, INT4OID, "hidden", &n);
 
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("hidden must be a one-dimensional array")));
-	deconstruct_array(array, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
 	if (n > MODEL_MAX_LAYERS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hidden may list at most %d layers", MODEL_MAX_LAYERS)));
 	def->n_layers = n;
 	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("hidden must not contain nulls")));
 		def->hidden[i] = DatumGetInt32(elems[i]);
-	}
 }
 
 /* The optimizer a name stands for; what names the option in errors. */

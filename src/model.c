@@ -50,7 +50,7 @@ scratch_layout(const ModelConfig *c)
 		acts += c->width[l];
 	s.input = 0;
 	s.sum = s.input + input_width(c);
-	s.pooled_weight = s.sum + 2 * (size_t) c->dim;	/* sum, then squares */
+	s.pooled_weight = s.sum + c->dim;
 	s.count = s.pooled_weight + c->n_slots;
 	s.acts = s.count + c->n_slots;
 	s.delta = s.acts + acts;
@@ -258,28 +258,6 @@ dot(const float *a, const float *b, uint32_t n)
 	return (s0 + s1) + (s2 + s3);
 }
 
-/* Sum of a[0..n) in four independent sums, as dot() does. */
-static inline float
-total(const float *a, uint32_t n)
-{
-	float		s0 = 0,
-				s1 = 0,
-				s2 = 0,
-				s3 = 0;
-	uint32_t	i = 0;
-
-	for (; i + 4 <= n; i += 4)
-	{
-		s0 += a[i];
-		s1 += a[i + 1];
-		s2 += a[i + 2];
-		s3 += a[i + 3];
-	}
-	for (; i < n; i++)
-		s0 += a[i];
-	return (s0 + s1) + (s2 + s3);
-}
-
 /* The tower's output for input; leaves each layer's activations in acts. */
 static double
 tower_forward(const ModelConfig *c, const float *dense, const float *input, float *acts)
@@ -383,14 +361,12 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 	/* Separate parts of the scratch: restrict lets the loops over them vectorize. */
 	float	   *restrict pooled = work->floats + sl.input;
 	float	   *restrict sum = work->floats + sl.sum;
-	float	   *restrict squares = sum + dim;
 	float	   *restrict pooled_weight = work->floats + sl.pooled_weight;
 	float	   *restrict count = work->floats + sl.count;
+	float		self = 0;		/* sum over slots of |v_s|^2 */
 	double		logit = m->bias[0];
 
-	/* Per dimension, the sum of the pooled vectors and the sum of their squares. */
-	for (uint32_t j = 0; j < dim; j++)
-		sum[j] = squares[j] = 0;
+	memset(sum, 0, dim * sizeof(float));
 	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		float	   *restrict ps = pooled + (size_t) s * dim;
@@ -434,17 +410,13 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 		}
 		for (uint32_t j = 0; j < dim; j++)
 		{
-			float		x = only[j];
-
-			ps[j] = x;
-			sum[j] += x;
-			squares[j] += x * x;
+			ps[j] = only[j];
+			sum[j] += only[j];
 		}
+		self += dot(ps, ps, dim);
 	}
 	/* Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2. */
-	for (uint32_t j = 0; j < dim; j++)
-		squares[j] = sum[j] * sum[j] - squares[j];
-	logit += 0.5 * total(squares, dim);
+	logit += 0.5 * (dot(sum, sum, dim) - self);
 
 	if (m->dense_params > 0)
 	{
