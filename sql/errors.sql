@@ -102,6 +102,9 @@ SELECT monolith.create_model('bad', ARRAY['a'], optimizer => NULL);
 SELECT monolith.create_model('bad', ARRAY['a'], weight_optimizer => 'Adam');
 SELECT monolith.create_model('bad', ARRAY['a'], dense_optimizer => '');
 SELECT monolith.create_model('bad', ARRAY['a'], dense_learning_rate => 0);
+SELECT monolith.create_model('bad', ARRAY['a'], learning_rate => 1e39);
+SELECT monolith.create_model('bad', ARRAY['a'], dense_learning_rate => 1001);
+SELECT monolith.create_model('bad', ARRAY['a'], l1 => 1e39);
 SELECT monolith.create_model('bad', ARRAY['a'], l1 => -1);
 SELECT monolith.create_model('bad', ARRAY['a'], l2 => 'NaN');
 SELECT monolith.create_model('bad', ARRAY['a'], l2 => 'Infinity');
@@ -122,6 +125,7 @@ SELECT monolith.train('numeric', true, 1, 'NaN'::float8);
 SELECT monolith.train('numeric', true, 1, '-Infinity'::float4);
 SELECT monolith.train('numeric', true, 1, 'NaN'::numeric);
 SELECT monolith.train('numeric', true, 1, 1e300::float8);
+SELECT monolith.train('numeric', true, 1, -2e6);
 SELECT monolith.score('numeric', 1, 1e39::numeric);
 SELECT monolith.score('numeric', 1);
 SELECT * FROM monolith.train_query('numeric', 'SELECT 1 AS u, ''NaN''::float8 AS x, true AS label');
@@ -137,3 +141,10 @@ SELECT monolith.score('numeric', 1, 0.5);
 UPDATE monolith.model_definitions SET hidden = '{4}', optimizer = 'lion' WHERE name = 'numeric';
 SELECT monolith.score('numeric', 1, 0.5);
 SELECT monolith.drop_model('numeric');
+
+-- negative sampling needs labels of 0 or 1
+SELECT monolith.create_model('sampling', ARRAY['u'], negative_sample_rate => 0.5);
+SELECT monolith.train('sampling', 0.5, 1);
+SELECT * FROM monolith.train_query('sampling', 'SELECT 1 AS u, 0.25 AS label');
+SELECT examples_trained FROM monolith.models WHERE name = 'sampling';
+SELECT monolith.drop_model('sampling');

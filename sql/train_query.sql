@@ -43,6 +43,11 @@ SELECT * FROM monolith.train_query('q', 'SELECT 1', NULL);
 SELECT * FROM monolith.train_query('q', 'SELEC 1');
 SELECT * FROM monolith.train_query('q', 'SELECT 1; SELECT 2');
 SELECT * FROM monolith.train_query('q', 'CREATE TABLE q_nothing (a int)');
+-- a pass only reads: no DML, not even inside a WITH
+SELECT * FROM monolith.train_query('q', 'DELETE FROM q_events WHERE n < 0 RETURNING *');
+SELECT * FROM monolith.train_query('q', 'WITH d AS (DELETE FROM q_events WHERE n < 0 RETURNING *) SELECT * FROM d');
+SELECT * FROM monolith.train_query('q', 'SELECT * FROM q_events FOR UPDATE');
+SELECT count(*) AS rows_kept FROM q_events;
 SELECT * FROM monolith.train_query('q', 'SELECT user_id, item_id, liked FROM q_events', 'liked');
 SELECT * FROM monolith.train_query('q', 'SELECT user_id, item_id, tags FROM q_events');
 SELECT * FROM monolith.train_query('q', 'SELECT user_id, item_id, tags, liked, 1 AS liked FROM q_events', 'liked');

@@ -4,9 +4,11 @@
  *		dropped by SQL functions, read back when a backend first uses a model.
  *
  * Definitions are transactional; shared state is not.  So a model's shared
- * state is freed only when the transaction that dropped it commits, and a
- * state made for a model created in a transaction that rolls back is freed
- * at the rollback.  Pending frees are kept per (sub)transaction below.
+ * state is freed only once the transaction that dropped it has committed,
+ * and a state made for a model created in a transaction that rolls back is
+ * freed at the rollback.  Pending frees are kept per (sub)transaction below.
+ * A freed model's id is remembered (see shmem.c), so that a session whose
+ * snapshot still shows its definition cannot bring its state back.
  * Dropping the extension or a database frees all of its models' states.
  */
 #include "postgres.h"
@@ -106,6 +108,11 @@ catalog_xact_callback(XactEvent event, void *arg)
 					 errmsg("cannot prepare a transaction that created or dropped a monolith model")));
 			break;
 		case XACT_EVENT_PRE_COMMIT:
+			/* Attach now, while an error can still abort: nothing may fail at COMMIT. */
+			shmem_require();
+			break;
+		case XACT_EVENT_COMMIT:
+			/* Only past the commit record: a commit can still fail before it. */
 			pending_settle(1, true, false);
 			break;
 		case XACT_EVENT_ABORT:
@@ -153,14 +160,19 @@ catalog_install_callbacks(void)
 	object_access_hook = catalog_object_access;
 }
 
-/* Errors unless value is finite and positive, or with zero_ok, not negative. */
+/* Learning rates and regularisation beyond this would overflow float steps. */
+#define RATE_LIMIT 1000.0
+
+/* Errors unless value is greater than 0 (or with zero_ok, at least 0) and at most RATE_LIMIT. */
 static void
-require_finite(const char *what, double value, bool zero_ok)
+require_rate(const char *what, double value, bool zero_ok)
 {
-	if (!isfinite(value) || value < 0 || (value == 0 && !zero_ok))
+	if (!(value <= RATE_LIMIT && (zero_ok ? value >= 0 : value > 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a %s finite number", what, zero_ok ? "non-negative" : "positive")));
+				 zero_ok ?
+				 errmsg("%s must be between 0 and %g", what, RATE_LIMIT) :
+				 errmsg("%s must be greater than 0 and at most %g", what, RATE_LIMIT)));
 }
 
 /* Errors unless value is a share: greater than 0 and at most 1. */
@@ -229,10 +241,10 @@ modeldef_validate(const ModelDef *def)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("hidden layer widths must be between 1 and %d", MODEL_MAX_WIDTH)));
-	require_finite("learning_rate", def->learning_rate, false);
-	require_finite("dense_learning_rate", def->dense_learning_rate, false);
-	require_finite("l1", def->l1, true);
-	require_finite("l2", def->l2, true);
+	require_rate("learning_rate", def->learning_rate, false);
+	require_rate("dense_learning_rate", def->dense_learning_rate, false);
+	require_rate("l1", def->l1, true);
+	require_rate("l2", def->l2, true);
 	require_share("admit_probability", def->admit_probability);
 	require_share("negative_sample_rate", def->negative_sample_rate);
 	if (def->min_count < 1 || def->min_count > UINT16_MAX)
@@ -248,9 +260,8 @@ modeldef_validate(const ModelDef *def)
 	if (model_dense_param_count(&config) > MODEL_MAX_DENSE_PARAMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the tower of model \"%s\" would have %lu weights, more than the limit of %d",
-						def->name, (unsigned long) model_dense_param_count(&config),
-						MODEL_MAX_DENSE_PARAMS),
+				 errmsg("the tower of model \"%s\" would have " UINT64_FORMAT " weights, more than the limit of %d",
+						def->name, model_dense_param_count(&config), MODEL_MAX_DENSE_PARAMS),
 				 errhint("Use fewer or narrower hidden layers, or a smaller dim.")));
 }
 

@@ -78,12 +78,32 @@ ck_view_reset(CuckooView *view)
 	memset(view, 0, sizeof(*view));
 }
 
-CK_HOT CuckooBucket *
-buckets_of(const CuckooTable *t, const CoreEnv *env)
+/*
+ * The env's view of t, emptied if t has freed anything since it was filled:
+ * a freed handle's value may come back naming other memory, even a segment
+ * mapped elsewhere.
+ */
+CK_HOT CuckooView *
+view_of(const CuckooTable *t, const CoreEnv *env)
 {
 	CuckooView *v = env->view;
 
 	if (env->direct || v == NULL)
+		return NULL;
+	if (v->frees != t->frees)
+	{
+		ck_view_reset(v);
+		v->frees = t->frees;
+	}
+	return v;
+}
+
+CK_HOT CuckooBucket *
+buckets_of(const CuckooTable *t, const CoreEnv *env)
+{
+	CuckooView *v = view_of(t, env);
+
+	if (v == NULL)
 		return (CuckooBucket *) env_address(env, t->buckets);
 	if (v->buckets_handle != t->buckets)
 	{
@@ -97,15 +117,10 @@ buckets_of(const CuckooTable *t, const CoreEnv *env)
 CK_HOT char *
 chunk_at(const CuckooTable *t, const CoreEnv *env, uint32_t c)
 {
-	CuckooView *v = env->view;
+	CuckooView *v = view_of(t, env);
 
-	if (env->direct || v == NULL || c >= CK_VIEW_CHUNKS)
+	if (v == NULL || c >= CK_VIEW_CHUNKS)
 		return env_address(env, ((const MemHandle *) env_address(env, t->chunk_dir))[c]);
-	if (v->frees != t->frees)
-	{
-		memset(v->chunks, 0, sizeof(v->chunks));
-		v->frees = t->frees;
-	}
 	if (v->chunks[c] == NULL)
 		v->chunks[c] = env->address(env->mem_ctx,
 									((const MemHandle *) env_address(env, t->chunk_dir))[c]);
@@ -561,10 +576,10 @@ cuckoo_make_room(CuckooBucket *buckets, uint64_t mask,
 
 /* Places a reference in its key's buckets, moving others if needed. */
 static bool
-index_place(CuckooTable *t, CuckooBucket *buckets, uint64_t key, uint32_t ref)
+index_place(CuckooBucket *buckets, uint32_t bucket_log2, uint64_t key, uint32_t ref)
 {
 	uint64_t	h = ck_mix64(key);
-	uint64_t	mask = bucket_mask(t);
+	uint64_t	mask = ((uint64_t) 1 << bucket_log2) - 1;
 	uint16_t	tag = key_tag(h);
 	uint64_t	b1 = h & mask;
 	uint64_t	b2 = alt_bucket(b1, tag, mask);
@@ -604,23 +619,23 @@ index_grow(CuckooTable *t, const CoreEnv *env)
 		if (fresh == 0)
 			break;
 		buckets = env_address(env, fresh);
-		t->bucket_log2 = log2;
 		for (uint32_t ref = 1; ref < t->next_fresh && ok; ref++)
 		{
 			CuckooEntry *e = entry_at(t, env, ref);
 
 			if (e->meta & CK_META_LIVE)
-				ok = index_place(t, buckets, e->key, ref);
+				ok = index_place(buckets, log2, e->key, ref);
 		}
 		if (ok)
 		{
-			table_free(t, env, old, index_bytes(old_log2));
+			/* The table changes only now, whole: an error above leaves it as it was. */
 			t->buckets = fresh;
+			t->bucket_log2 = log2;
+			table_free(t, env, old, index_bytes(old_log2));
 			return true;
 		}
 		table_free(t, env, fresh, index_bytes(log2));
 	}
-	t->bucket_log2 = old_log2;
 	return false;
 }
 
@@ -716,7 +731,7 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);
 
-	while (!index_place(t, buckets_of(t, env), key, ref))
+	while (!index_place(buckets_of(t, env), t->bucket_log2, key, ref))
 	{
 		if (!index_grow(t, env))
 		{

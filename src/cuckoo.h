@@ -109,10 +109,9 @@ typedef struct CuckooTable
  * A process's cache of one table's addresses, for an env whose handles are
  * not addresses, where translating one costs a call for every bucket and
  * entry touched.  Used under the table lock, like the addresses themselves.
- * The bucket array's address is kept while its handle is the table's; chunk
- * addresses while the table has freed nothing, since chunks, once made, go
- * only with the table, and any other free may let a handle value come back
- * naming other memory.
+ * Everything in it holds until the table frees an allocation (a freed
+ * handle's value may come back naming other memory, even in a segment mapped
+ * elsewhere), and the bucket array's address while its handle is the table's.
  */
 #define CK_VIEW_CHUNKS 4096
 
@@ -120,7 +119,7 @@ typedef struct CuckooView
 {
 	MemHandle	buckets_handle;
 	void	   *buckets;
-	uint64_t	frees;			/* the table's frees when chunks[] was filled */
+	uint64_t	frees;			/* the table's frees when this was filled */
 	void	   *chunks[CK_VIEW_CHUNKS];	/* NULL until first used */
 } CuckooView;
 

@@ -28,6 +28,9 @@ require_not_null(FunctionCallInfo fcinfo, int arg, const char *what)
 				 errmsg("%s must not be null", what)));
 }
 
+/* Beyond this a numeric feature would swamp the tower's sums in float. */
+#define NUMERIC_FEATURE_LIMIT 1e6
+
 /* Unix seconds now: the clock of the tables' last-seen times. */
 uint32
 table_clock_now(void)
@@ -217,10 +220,13 @@ example_build(ExampleBuilder *b, const NullableDatum *inputs, char **input_label
 		const NullableDatum *in = &inputs[b->n_slots + i];
 		double		x = in->isnull ? 0 : number_from_datum(in->value, b->types[b->n_slots + i].type);
 
-		if (!isfinite((float) x))
+		if (!(fabs(x) <= NUMERIC_FEATURE_LIMIT))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("%s is %g, not a finite real number", input_labels[b->n_slots + i], x),
+					 errmsg("%s is %g, outside the range of numeric features",
+							input_labels[b->n_slots + i], x),
+					 errdetail("Numeric features must be finite and within plus or minus %g.",
+							   NUMERIC_FEATURE_LIMIT),
 					 errhint("Scale numeric features to about unit range.")));
 		b->numeric[i] = (float) x;
 	}
@@ -232,6 +238,39 @@ example_build(ExampleBuilder *b, const NullableDatum *inputs, char **input_label
 	work->entries = b->entries;
 	work->floats = b->floats;
 	return (Example) {b->keys.keys, b->slot_end, b->numeric};
+}
+
+/*
+ * The prediction p of a model, or an error if it is NaN: the core takes no
+ * step on a non-finite logit, so only a model whose weights already diverged
+ * gives one.
+ */
+double
+require_prediction(const ModelDef *def, double p)
+{
+	if (isnan(p))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("model \"%s\" has diverged", def->name),
+				 errdetail("Its weights give a non-finite logit for this example, so it was not trained on it."),
+				 errhint("Drop and re-create the model with lower learning rates, or scale its numeric features down.")));
+	return p;
+}
+
+/*
+ * Errors unless a model that samples negatives gets a label of 0 or 1: the
+ * sampler drops a share of the zeros, and the log-odds correction assumes it
+ * saw every one.
+ */
+void
+require_sampled_label(const ModelDef *def, double label)
+{
+	if (def->negative_sample_rate < 1 && label != 0 && label != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label %g is not 0 or 1", label),
+				 errdetail("Model \"%s\" samples negative examples, which needs labels of 0 or 1.",
+						   def->name)));
 }
 
 /* Errors unless a label argument's type is boolean or numeric. */

@@ -53,6 +53,8 @@ extern void example_builder_init(ExampleBuilder *b, const ModelDef *def,
 								 const Oid *types, char **input_labels);
 extern Example example_build(ExampleBuilder *b, const NullableDatum *inputs,
 							 char **input_labels, ModelWork *work);
+extern double require_prediction(const ModelDef *def, double p);
+extern void require_sampled_label(const ModelDef *def, double label);
 extern void label_check_type(Oid type);
 extern double label_from_datum(Datum value, Oid type);
 extern uint32 table_clock_now(void);

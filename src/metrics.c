@@ -85,12 +85,13 @@ metrics_auc(ScoredLabel *items, size_t n)
 		double		pos = 0,
 					neg = 0;
 
-		while (j < n && items[j].score == items[i].score)
+		/* A run of equal scores; at least the item at i, even a NaN. */
+		do
 		{
 			pos += items[j].label;
 			neg += 1.0 - items[j].label;
 			j++;
-		}
+		} while (j < n && items[j].score == items[i].score);
 		area += pos * (neg_below + 0.5 * neg);
 		neg_below += neg;
 		pos_total += pos;

@@ -185,7 +185,10 @@ table_key(const Model *m, const Example *ex, uint32_t k)
 /* Marks, during resolve_entries, keys the filters admitted that await room. */
 static CuckooEntry awaiting_room;
 
-/* Looks up every key of the example; with admit, gives new keys entries. */
+/*
+ * Looks up every key of the example, the table lock held shared; with admit,
+ * gives new keys entries, taking the lock exclusive for a moment if need be.
+ */
 static void
 resolve_entries(Model *m, const CoreEnv *env, const Example *ex, bool admit,
 				uint32_t now, ModelWork *work)
@@ -194,7 +197,6 @@ resolve_entries(Model *m, const CoreEnv *env, const Example *ex, bool admit,
 	CuckooValueInit init = {init_value, m};
 	bool		need_exclusive = false;
 
-	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	for (uint32_t k = 0; k < n_keys; k++)
 	{
 		if (!admit)
@@ -454,6 +456,8 @@ backward(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work, float
 	const float *count = work->floats + sl.count;
 	float	   *grad_input = work->floats + sl.grad_input;
 	float	   *grad_embedding = work->floats + sl.grad_embedding;
+	/* The bias steps as first-order weights do, but is not regularised. */
+	Optimizer	bias_optimizer = {c->weight_optimizer.kind, c->weight_optimizer.learning_rate, 0, 0};
 
 	if (c->n_layers == 0)
 		memset(grad_input, 0, (size_t) c->n_slots * dim * sizeof(float));
@@ -472,7 +476,7 @@ backward(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work, float
 				   m->dense_params);
 	}
 
-	optim_step(&c->weight_optimizer, &m->bias[0], &m->bias[1], &g, 1);
+	optim_step(&bias_optimizer, &m->bias[0], &m->bias[1], &g, 1);
 	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		const float *ps = pooled + (size_t) s * dim;
@@ -523,32 +527,40 @@ corrected(const Model *m, double logit)
 
 /*
  * Predicts the example, then, unless it is a negative the sampler drops,
- * takes one step on it; returns the prediction.
+ * takes one step on it; returns the prediction.  The model is read only under
+ * the table lock, whose taking checks that it still exists.  A non-finite
+ * logit (a model driven to diverge) takes no step and predicts NaN, so one
+ * bad example cannot spread NaN through the shared weights.
  */
 double
 model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 			uint32_t now, ModelWork *work)
 {
+	bool		step;
 	double		logit;
 
-	if (!sampled_in(m, label))
-		return model_predict(m, env, ex, work);
-	resolve_entries(m, env, ex, true, now, work);
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+	step = sampled_in(m, label);
+	resolve_entries(m, env, ex, step, now, work);
 	logit = forward(m, env, ex, work);
-	backward(m, env, ex, work, (float) (sigmoid(logit) - label), now);
+	step = step && isfinite(logit);
+	if (step)
+		backward(m, env, ex, work, (float) (sigmoid(logit) - label), now);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	__atomic_add_fetch(&m->examples, 1, __ATOMIC_RELAXED);
-	return corrected(m, logit);
+	if (step)
+		__atomic_add_fetch(&m->examples, 1, __ATOMIC_RELAXED);
+	return isfinite(logit) ? corrected(m, logit) : NAN;
 }
 
-/* Probability of a positive label, without touching the model. */
+/* Probability of a positive label, without touching the model; NaN if diverged. */
 double
 model_predict(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 {
 	double		logit;
 
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	resolve_entries(m, env, ex, false, 0, work);
 	logit = forward(m, env, ex, work);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	return corrected(m, logit);
+	return isfinite(logit) ? corrected(m, logit) : NAN;
 }

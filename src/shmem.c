@@ -11,7 +11,8 @@
  *
  * Locking rules:
  *	- MonolithShared.lock (registry lock) shared to find a model or read its
- *	  figures; exclusive to create or destroy one.  It is taken before, never
+ *	  figures; exclusive to create or destroy one, and for the ring of ids of
+ *	  models freed lately, which creation consults.  It is taken before, never
  *	  while holding, a table lock.
  *	- ModelSlot.table_lock is the core's CK_LOCK_TABLE (see cuckoo.h).  A
  *	  backend checks the entry's generation right after taking it: destroying
@@ -45,9 +46,20 @@ typedef struct ModelSlot
 	dsa_pointer state;
 } ModelSlot;
 
+/* Models freed lately, so that none is made again from an old snapshot. */
+#define FREED_MEMORY 1024
+
+typedef struct FreedModel
+{
+	Oid			dboid;
+	int64		model_id;
+} FreedModel;
+
 typedef struct MonolithShared
 {
 	LWLock	   *lock;
+	FreedModel	freed[FREED_MEMORY];	/* a ring, under the registry lock */
+	uint32		next_freed;
 	int			model_lock_tranche;
 	int			dsa_tranche;
 	uint32		next_generation;
@@ -114,6 +126,8 @@ monolith_shmem_startup(void)
 		shared->model_lock_tranche = LWLockNewTrancheId();
 		shared->dsa_tranche = LWLockNewTrancheId();
 		shared->next_generation = 1;
+		shared->next_freed = 0;
+		memset(shared->freed, 0, sizeof(shared->freed));
 		shared->max_models = monolith_max_models;
 		shared->dsa_offset = registry_size();
 		for (int i = 0; i < monolith_max_models; i++)
@@ -283,6 +297,36 @@ model_config_from_def(ModelConfig *config, const ModelDef *def)
 	config->seed = (uint64) def->seed;
 }
 
+/* Remembers a freed model; registry lock exclusive. */
+static void
+freed_remember(Oid dboid, int64 model_id)
+{
+	shared->freed[shared->next_freed++ % FREED_MEMORY] = (FreedModel) {dboid, model_id};
+}
+
+/*
+ * Forgets a database's freed models, when all its models go: dropping the
+ * extension (or the database) ends the sequence their ids came from, and a
+ * new one starts over.
+ */
+static void
+freed_forget_database(Oid dboid)
+{
+	for (int i = 0; i < FREED_MEMORY; i++)
+		if (shared->freed[i].dboid == dboid)
+			shared->freed[i] = (FreedModel) {InvalidOid, 0};
+}
+
+/* Whether a model was freed lately; registry lock held. */
+static bool
+freed_lately(Oid dboid, int64 model_id)
+{
+	for (int i = 0; i < FREED_MEMORY; i++)
+		if (shared->freed[i].model_id == model_id && shared->freed[i].dboid == dboid)
+			return true;
+	return false;
+}
+
 /* Makes a fresh state for def in a free registry entry; registry lock exclusive. */
 static int
 registry_create(ModelHandle *h, const ModelDef *def)
@@ -294,6 +338,14 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	ModelConfig model_config;
 	CuckooConfig config;
 
+	/*
+	 * A definition this session still sees may belong to a model dropped
+	 * since: its parameters are gone for good, and must not come back.
+	 */
+	if (freed_lately(MyDatabaseId, def->id))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" was dropped", def->name)));
 	for (index = 0; index < shared->max_models; index++)
 		if (!shared->models[index].in_use)
 		{
@@ -342,32 +394,33 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	return index;
 }
 
-/* Binds a handle to the model's shared state, creating an empty one if none. */
+/*
+ * Binds a handle to the model's shared state, creating an empty one if none;
+ * errors if the state was made from another definition.  The state is read
+ * only under the registry lock, which keeps it from being freed meanwhile.
+ */
 void
 shmem_open_model(ModelHandle *h, const ModelDef *def)
 {
-	int			index;
 	ModelConfig expected;
+	bool		matches;
 
 	shmem_require();
 	h->def = *def;
-	LWLockAcquire(shared->lock, LW_SHARED);
-	index = registry_find(MyDatabaseId, def->id);
-	if (index >= 0)
-		handle_bind(h, index);
-	LWLockRelease(shared->lock);
-	if (index < 0)
-	{
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		index = registry_find(MyDatabaseId, def->id);
-		if (index >= 0)
-			handle_bind(h, index);
-		else
-			registry_create(h, def);
-		LWLockRelease(shared->lock);
-	}
 	model_config_from_def(&expected, def);
-	if (memcmp(&expected, &h->model->config, sizeof(ModelConfig)) != 0)
+	LWLockAcquire(shared->lock, LW_SHARED);
+	if (registry_find(MyDatabaseId, def->id) < 0)
+	{
+		/* Upgrade to exclusive to create it, unless someone beat us to it. */
+		LWLockRelease(shared->lock);
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		if (registry_find(MyDatabaseId, def->id) < 0)
+			registry_create(h, def);
+	}
+	handle_bind(h, registry_find(MyDatabaseId, def->id));
+	matches = memcmp(&expected, &h->model->config, sizeof(ModelConfig)) == 0;
+	LWLockRelease(shared->lock);
+	if (!matches)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("definition of model \"%s\" no longer matches its parameters", def->name),
@@ -384,6 +437,10 @@ shmem_release_model(Oid dboid, int64 model_id)
 {
 	shmem_require();
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (model_id == MODEL_ID_ALL)
+		freed_forget_database(dboid);
+	else
+		freed_remember(dboid, model_id);
 	for (int i = 0; i < shared->max_models; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];

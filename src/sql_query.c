@@ -20,6 +20,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "tcop/dest.h"
+#include "utils/plancache.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -33,6 +34,8 @@ PG_FUNCTION_INFO_V1(monolith_evaluate);
 
 /* Rows between reads of the clock, for last-seen times and progress. */
 #define CLOCK_EVERY_ROWS 4096
+/* Predictions kept for the AUC at most (16 bytes each, twice that to sort). */
+#define AUC_MAX_ROWS ((uint64) 1 << 26)
 
 int			monolith_progress_interval = 10;
 
@@ -46,7 +49,6 @@ typedef struct QueryPass
 	MemoryContext row_context;	/* reset after every row */
 
 	/* Set up from the query's columns when it starts. */
-	bool		started;
 	int		   *input_attnos;	/* 0-based column of each model input */
 	int			label_attno;
 	Oid			label_type;
@@ -127,7 +129,6 @@ pass_startup(DestReceiver *self, int operation, TupleDesc desc)
 	label_check_type(pass->label_type);
 	pass->n_attrs_needed = Max(pass->n_attrs_needed, pass->label_attno + 1);
 	example_builder_init(&pass->builder, def, types, pass->input_labels);
-	pass->started = true;
 }
 
 /* Reads the clock, and every monolith.progress_interval says how far the pass is. */
@@ -175,24 +176,28 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	old = MemoryContextSwitchTo(pass->row_context);
 	label = label_from_datum(slot->tts_values[pass->label_attno], pass->label_type);
+	if (pass->train)
+		require_sampled_label(def, label);
 	for (int i = 0; i < def->n_slots + def->n_numeric; i++)
 	{
 		pass->inputs[i].value = slot->tts_values[pass->input_attnos[i]];
 		pass->inputs[i].isnull = slot->tts_isnull[pass->input_attnos[i]];
 	}
 	ex = example_build(&pass->builder, pass->inputs, pass->input_labels, &work);
-	p = pass->train ?
-		model_train(pass->handle.model, &pass->handle.env, &ex, label, pass->now, &work) :
-		model_predict(pass->handle.model, &pass->handle.env, &ex, &work);
+	p = require_prediction(def, pass->train ?
+						   model_train(pass->handle.model, &pass->handle.env, &ex, label,
+									   pass->now, &work) :
+						   model_predict(pass->handle.model, &pass->handle.env, &ex, &work));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass->row_context);
 
-	if (pass->rows == pass->scored_capacity)
+	if (pass->rows == pass->scored_capacity && pass->rows < AUC_MAX_ROWS)
 	{
 		pass->scored_capacity *= 2;
 		pass->scored = repalloc_huge(pass->scored, sizeof(ScoredLabel) * pass->scored_capacity);
 	}
-	pass->scored[pass->rows] = (ScoredLabel) {p, label};
+	if (pass->rows < AUC_MAX_ROWS)
+		pass->scored[pass->rows] = (ScoredLabel) {p, label};
 	pass->rows++;
 	pass->log_loss_sum += metrics_log_loss(p, label);
 	pass->prediction_sum += p;
@@ -208,6 +213,23 @@ pass_shutdown(DestReceiver *self)
 static void
 pass_destroy(DestReceiver *self)
 {
+}
+
+/* Whether a prepared plan is one SELECT that neither writes nor locks rows. */
+static bool
+plan_is_one_select(SPIPlanPtr plan)
+{
+	List	   *sources = SPI_plan_get_plan_sources(plan);
+	CachedPlanSource *source;
+	Query	   *query;
+
+	if (list_length(sources) != 1)
+		return false;
+	source = linitial(sources);
+	if (source->commandTag != CMDTAG_SELECT || list_length(source->query_list) != 1)
+		return false;
+	query = linitial_node(Query, source->query_list);
+	return !query->hasModifyingCTE && query->rowMarks == NIL;
 }
 
 /*
@@ -255,22 +277,29 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the query: %s", SPI_result_code_string(SPI_result));
-	if (!SPI_is_cursor_plan(plan))
+	if (!plan_is_one_select(plan))
 		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("query must be a single statement that returns rows")));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query must be a single SELECT"),
+				 errdetail("A pass reads its examples; it neither changes nor locks rows.")));
 	memset(&options, 0, sizeof(options));
+	options.read_only = true;
 	options.dest = &pass->pub;
 	if (SPI_execute_plan_extended(plan, &options) < 0)
 		elog(ERROR, "could not run the query");
 	SPI_finish();
-	if (!pass->started)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("query must be a single statement that returns rows")));
 	secs = (double) (GetCurrentTimestamp() - pass->started_at) / USECS_PER_SEC;
 
-	auc = metrics_auc(pass->scored, pass->rows);
+	/* Past AUC_MAX_ROWS memory would grow without bound: no AUC then. */
+	if (pass->rows <= AUC_MAX_ROWS)
+		auc = metrics_auc(pass->scored, pass->rows);
+	else
+	{
+		auc = NAN;
+		ereport(NOTICE,
+				(errmsg("no AUC for a pass over more than " UINT64_FORMAT " rows", AUC_MAX_ROWS),
+				 errhint("Evaluate a sample of the rows with monolith.evaluate.")));
+	}
 	values[0] = Int64GetDatum((int64) pass->rows);
 	values[1] = Float8GetDatum(secs);
 	values[2] = Float8GetDatum(pass->rows / Max(secs, 1e-6));

@@ -125,12 +125,14 @@ monolith_train(PG_FUNCTION_ARGS)
 	ModelWork	work;
 	Example		ex;
 
-	label_check_type(label_type);
 	require_not_null(fcinfo, 1, "label");
+	label_check_type(label_type);
 	label = label_from_datum(PG_GETARG_DATUM(1), label_type);
+	require_sampled_label(&call->handle.def, label);
 	ex = model_call_example(fcinfo, call, &work);
-	PG_RETURN_FLOAT8(model_train(call->handle.model, &call->handle.env, &ex, label,
-								 table_clock_now(), &work));
+	PG_RETURN_FLOAT8(require_prediction(&call->handle.def,
+										model_train(call->handle.model, &call->handle.env, &ex,
+													label, table_clock_now(), &work)));
 }
 
 /* monolith.score(model, VARIADIC features): probability of a positive label. */
@@ -141,7 +143,9 @@ monolith_score(PG_FUNCTION_ARGS)
 	ModelWork	work;
 	Example		ex = model_call_example(fcinfo, call, &work);
 
-	PG_RETURN_FLOAT8(model_predict(call->handle.model, &call->handle.env, &ex, &work));
+	PG_RETURN_FLOAT8(require_prediction(&call->handle.def,
+										model_predict(call->handle.model, &call->handle.env,
+													  &ex, &work)));
 }
 
 /* monolith.expire(model, older_than): removes IDs not seen for that long. */

@@ -69,6 +69,20 @@ like(${ $pass->{err} }, qr/model "doomed" was dropped/, 'the pass stops: model d
 is($node->safe_psql('postgres', q{SELECT count(*) FROM monolith.model_stats()}), '2',
 	'only the two live models hold memory');
 
+# A session whose snapshot still shows a dropped model's definition gets an
+# error, and does not bring the model's parameters back.
+$node->safe_psql('postgres', q{SELECT monolith.create_model('gone', ARRAY['user_id', 'item_id'])});
+my $old = $node->background_psql('postgres', on_error_stop => 0);
+$old->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$old->query_safe('SELECT count(*) FROM monolith.model_definitions');
+$node->safe_psql('postgres', q{SELECT monolith.drop_model('gone')});
+$old->query(q{SELECT monolith.score('gone', 1, 2)});
+like($old->{stderr}, qr/model "gone" was dropped/, 'an old snapshot sees the model dropped');
+$old->query('COMMIT');
+$old->quit;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM monolith.model_stats()}), '2',
+	'no state came back for the dropped model');
+
 # score in parallel workers gives what it gives serially.
 my $parallel = q{
 	SET parallel_setup_cost = 0;

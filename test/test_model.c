@@ -468,6 +468,34 @@ test_negative_sampling_calibration(void)
 		  (unsigned long) trained[1], (unsigned long) trained[0]);
 }
 
+/*
+ * A model whose weight became infinite predicts NaN and takes no step: the
+ * other weights stay as they were, and no example is counted.
+ */
+static void
+test_diverged_takes_no_step(void)
+{
+	Fixture		f;
+	ModelConfig c = fm_config(6);
+	float	   *user;
+	float	   *item;
+	char		before[512];
+
+	fixture_init(&f, &c, 1);
+	step(&f, true, 1, 1, 2, -1);
+	user = CK_VALUE(ck_find(&f.model.table, &f.heap.env, featkey_int(0, 1)));
+	item = CK_VALUE(ck_find(&f.model.table, &f.heap.env, featkey_int(1, 2)));
+	user[f.model.embedding_at] = INFINITY;
+	memcpy(before, item, f.model.value_floats * sizeof(float));
+	CHECK(isnan(step(&f, false, 0, 1, 2, -1)), "prediction of a diverged model is NaN");
+	CHECK(isnan(step(&f, true, 1, 1, 2, -1)), "training on it predicts NaN too");
+	CHECK(memcmp(before, item, f.model.value_floats * sizeof(float)) == 0,
+		  "no step was taken on the other weights");
+	CHECK(f.model.examples == 1, "the refused step is not counted");
+	CHECK(!isnan(step(&f, true, 1, 5, 6, -1)), "examples not reaching the bad weight still train");
+	fixture_free(&f);
+}
+
 int
 main(void)
 {
@@ -481,5 +509,6 @@ main(void)
 	test_tower_learns_numeric();
 	test_hash_rows();
 	test_negative_sampling_calibration();
+	test_diverged_takes_no_step();
 	return unit_finish("test_model");
 }
