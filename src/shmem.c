@@ -337,6 +337,7 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	ModelState *state;
 	ModelConfig model_config;
 	CuckooConfig config;
+	volatile bool initialized;
 
 	/*
 	 * A definition this session still sees may belong to a model dropped
@@ -380,7 +381,23 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	slot->state = dp;
 	slot->generation = shared->next_generation++;
 	handle_bind(h, index);
-	if (!model_init(h->model, &h->env, &model_config, &config))
+
+	/*
+	 * An allocation can also raise an error (a DSM segment that the system
+	 * cannot make): give back what was taken before passing it on.
+	 */
+	PG_TRY();
+	{
+		initialized = model_init(h->model, &h->env, &model_config, &config);
+	}
+	PG_CATCH();
+	{
+		model_destroy(h->model, &h->env);
+		dsa_free(area, dp);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!initialized)
 	{
 		dsa_free(area, dp);
 		ereport(ERROR,
