@@ -5,13 +5,13 @@
  *
  * Reads examples as tab-separated lines "label user_id movie_id genres"
  * (label 0 or 1, genres '|'-separated), as the bench exports them from the
- * table train_query reads; turns them into feature keys as the extension
- * does; then times one pass of model_train over them in order, on a fresh
- * model configured as create_model(ARRAY['user_id', 'movie_id', 'genres'],
- * dim => 16) configures one.  A pass does what train_query's does besides
- * reading rows: a step per example, the running log loss, and the AUC of
- * the predictions at the end; that AUC must equal train_query's, since the
- * keys, the steps and so the model are the same.
+ * table train_query reads, into memory as values; then times one pass over
+ * them in order, on a fresh model configured as create_model(ARRAY['user_id',
+ * 'movie_id', 'genres'], dim => 16) configures one.  A pass does what
+ * train_query's does once a row's values are read: makes the example's
+ * feature keys (as features.c does), takes a step, adds to the log loss, and
+ * at the end computes the AUC of the predictions; that AUC must equal
+ * train_query's, since the keys, the steps and so the model are the same.
  *
  * Usage: train_standalone FILE [RUNS]; prints the median run.
  */
@@ -26,16 +26,19 @@
 #include "../test/heap_env.h"
 
 #define N_SLOTS 3
+#define MAX_KEYS 64
 #define MAX_RUNS 9
 
+/* The examples as values: the keys are made per example in the timed loop. */
 typedef struct Stream
 {
 	size_t		n;
 	double	   *labels;
-	uint64_t   *keys;
-	size_t		n_keys;
-	uint32_t   *slot_end;		/* N_SLOTS per example, counted within it */
-	size_t	   *first_key;		/* where each example's keys start */
+	int64_t    *users;
+	int64_t    *movies;
+	size_t	   *genres_at;		/* n + 1 offsets into genres */
+	char	   *genres;			/* each example's genres, '\0'-separated */
+	size_t		genres_len;
 } Stream;
 
 static void *
@@ -50,14 +53,14 @@ xrealloc(void *p, size_t size)
 	return p;
 }
 
-/* Parses the file into keys, as features.c makes them from SQL values. */
+/* Parses the file into values, as the table train_query reads holds them. */
 static void
 stream_read(Stream *s, const char *path)
 {
 	FILE	   *f = fopen(path, "r");
 	char		line[4096];
 	size_t		cap = 0,
-				key_cap = 0;
+				text_cap = 0;
 
 	if (f == NULL)
 	{
@@ -72,36 +75,59 @@ stream_read(Stream *s, const char *path)
 		char	   *user = strtok_r(NULL, "\t\n", &save);
 		char	   *movie = strtok_r(NULL, "\t\n", &save);
 		char	   *genres = strtok_r(NULL, "\t\n", &save);
-		uint32_t	k = 0;
+		size_t		len = genres ? strlen(genres) : 0;
 
 		if (label == NULL || user == NULL || movie == NULL)
 			continue;
-		if (s->n == cap)
+		if (s->n + 1 >= cap)
 		{
 			cap = cap ? 2 * cap : 1 << 16;
 			s->labels = xrealloc(s->labels, cap * sizeof(double));
-			s->slot_end = xrealloc(s->slot_end, cap * N_SLOTS * sizeof(uint32_t));
-			s->first_key = xrealloc(s->first_key, cap * sizeof(size_t));
+			s->users = xrealloc(s->users, cap * sizeof(int64_t));
+			s->movies = xrealloc(s->movies, cap * sizeof(int64_t));
+			s->genres_at = xrealloc(s->genres_at, cap * sizeof(size_t));
 		}
-		if (s->n_keys + 64 > key_cap)
+		if (s->genres_len + len + 1 > text_cap)
 		{
-			key_cap = key_cap ? 2 * key_cap : 1 << 18;
-			s->keys = xrealloc(s->keys, key_cap * sizeof(uint64_t));
+			text_cap = text_cap ? 2 * text_cap + len : 1 << 20;
+			s->genres = xrealloc(s->genres, text_cap);
 		}
 		s->labels[s->n] = atof(label);
-		s->first_key[s->n] = s->n_keys;
-		s->keys[s->n_keys + k++] = featkey_int(0, atoll(user));
-		s->slot_end[s->n * N_SLOTS] = k;
-		s->keys[s->n_keys + k++] = featkey_int(1, atoll(movie));
-		s->slot_end[s->n * N_SLOTS + 1] = k;
-		for (char *g = genres ? strtok_r(genres, "|", &save) : NULL; g != NULL && k < 64;
-			 g = strtok_r(NULL, "|", &save))
-			s->keys[s->n_keys + k++] = featkey_text(2, g, strlen(g));
-		s->slot_end[s->n * N_SLOTS + 2] = k;
-		s->n_keys += k;
+		s->users[s->n] = atoll(user);
+		s->movies[s->n] = atoll(movie);
+		s->genres_at[s->n] = s->genres_len;
+		/* '|' separates genres in the file; '\0' does in memory. */
+		for (size_t i = 0; i < len; i++)
+			s->genres[s->genres_len + i] = genres[i] == '|' ? '\0' : genres[i];
+		s->genres_len += len;
+		s->genres[s->genres_len++] = '\0';
 		s->n++;
 	}
+	s->genres_at[s->n] = s->genres_len;
 	fclose(f);
+}
+
+/* The keys of example i, as features.c makes them from the same SQL values. */
+static void
+example_keys(const Stream *s, size_t i, uint64_t *keys, uint32_t *slot_end)
+{
+	uint32_t	k = 0;
+	const char *g = s->genres + s->genres_at[i];
+	const char *end = s->genres + s->genres_at[i + 1] - 1;
+
+	keys[k++] = featkey_int(0, s->users[i]);
+	slot_end[0] = k;
+	keys[k++] = featkey_int(1, s->movies[i]);
+	slot_end[1] = k;
+	while (g < end && k < MAX_KEYS)
+	{
+		size_t		len = strlen(g);
+
+		if (len > 0)
+			keys[k++] = featkey_text(2, g, len);
+		g += len + 1;
+	}
+	slot_end[2] = k;
 }
 
 /* create_model's defaults for three slots at dim 16 (see catalog.c and shmem.c). */
@@ -139,7 +165,9 @@ run(const Stream *s, double *auc, double *log_loss)
 	CuckooConfig table;
 	HeapEnv		heap;
 	Model		model;
-	CuckooEntry *entries[64];
+	CuckooEntry *entries[MAX_KEYS];
+	uint64_t	keys[MAX_KEYS];
+	uint32_t	slot_end[N_SLOTS];
 	float	   *floats;
 	ModelWork	work;
 	ScoredLabel *scored = xrealloc(NULL, s->n * sizeof(ScoredLabel));
@@ -160,8 +188,9 @@ run(const Stream *s, double *auc, double *log_loss)
 	start = seconds_now();
 	for (size_t i = 0; i < s->n; i++)
 	{
-		Example		ex = {&s->keys[s->first_key[i]], &s->slot_end[i * N_SLOTS], NULL};
+		Example		ex = {keys, slot_end, NULL};
 
+		example_keys(s, i, keys, slot_end);
 		scored[i].score = model_train(&model, &heap.env, &ex, s->labels[i], 1, &work);
 		scored[i].label = s->labels[i];
 		loss += metrics_log_loss(scored[i].score, scored[i].label);
