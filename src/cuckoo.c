@@ -117,14 +117,15 @@ buckets_of(const CuckooTable *t, const CoreEnv *env)
 CK_HOT char *
 chunk_at(const CuckooTable *t, const CoreEnv *env, uint32_t c)
 {
-	CuckooView *v = view_of(t, env);
+	CuckooView *v = c < CK_VIEW_CHUNKS ? view_of(t, env) : NULL;
+	char	   *chunk;
 
-	if (v == NULL || c >= CK_VIEW_CHUNKS)
-		return env_address(env, ((const MemHandle *) env_address(env, t->chunk_dir))[c]);
-	if (v->chunks[c] == NULL)
-		v->chunks[c] = env->address(env->mem_ctx,
-									((const MemHandle *) env_address(env, t->chunk_dir))[c]);
-	return v->chunks[c];
+	if (v != NULL && v->chunks[c] != NULL)
+		return v->chunks[c];
+	chunk = env_address(env, ((const MemHandle *) env_address(env, t->chunk_dir))[c]);
+	if (v != NULL)
+		v->chunks[c] = chunk;
+	return chunk;
 }
 
 /* Address of the entry named by a 1-based reference. */

@@ -23,21 +23,45 @@ max_width(const ModelConfig *c)
 	return w;
 }
 
-/* Numeric weights, then per layer its weights (row per unit) and biases, then the output unit. */
+/* Units of tower layer l; layer n_layers is the output unit. */
+static uint32_t
+layer_units(const ModelConfig *c, uint32_t l)
+{
+	return l < c->n_layers ? c->width[l] : 1;
+}
+
+/*
+ * The tower's place in the dense block, which holds the numeric weights, then
+ * per layer its weights (a row per unit) and biases, the output unit last:
+ * where each layer's weights start and its fan-in.  Returns the block's size.
+ */
+static uint64_t
+tower_layout(const ModelConfig *c, uint64_t at[MODEL_MAX_LAYERS + 1],
+			 uint32_t fan_in[MODEL_MAX_LAYERS + 1])
+{
+	uint64_t	p = c->n_numeric;
+
+	fan_in[0] = input_width(c);
+	for (uint32_t l = 0; l <= c->n_layers; l++)
+	{
+		uint32_t	units = layer_units(c, l);
+
+		at[l] = p;
+		p += (uint64_t) units * fan_in[l] + units;
+		if (l < c->n_layers)
+			fan_in[l + 1] = units;
+	}
+	return p;
+}
+
+/* Dense weights of a model: numeric weights, and the tower if it has one. */
 uint64_t
 model_dense_param_count(const ModelConfig *c)
 {
-	uint64_t	n = c->n_numeric;
-	uint64_t	fan_in = input_width(c);
+	uint64_t	at[MODEL_MAX_LAYERS + 1];
+	uint32_t	fan_in[MODEL_MAX_LAYERS + 1];
 
-	if (c->n_layers == 0)
-		return n;
-	for (uint32_t l = 0; l < c->n_layers; l++)
-	{
-		n += (uint64_t) c->width[l] * fan_in + c->width[l];
-		fan_in = c->width[l];
-	}
-	return n + fan_in + 1;
+	return c->n_layers == 0 ? c->n_numeric : tower_layout(c, at, fan_in);
 }
 
 static ScratchLayout
@@ -96,18 +120,18 @@ static void
 init_dense(const ModelConfig *c, float *dense)
 {
 	uint64_t	base = ck_mix64(c->seed ^ 0x6465657066756c6cull);
-	uint32_t	fan_in = input_width(c);
-	float	   *p = dense + c->n_numeric;
+	uint64_t	at[MODEL_MAX_LAYERS + 1];
+	uint32_t	fan_in[MODEL_MAX_LAYERS + 1];
 
-	for (uint32_t l = 0; l <= c->n_layers && c->n_layers > 0; l++)
+	if (c->n_layers == 0)
+		return;
+	tower_layout(c, at, fan_in);
+	for (uint32_t l = 0; l <= c->n_layers; l++)
 	{
-		uint32_t	units = l < c->n_layers ? c->width[l] : 1;
-		float		limit = sqrtf(6.0f / fan_in);
+		float		limit = sqrtf(6.0f / fan_in[l]);
 
-		for (uint32_t i = 0; i < units * fan_in; i++)
-			p[i] = seeded_uniform(base, (uint64_t) (p - dense) + i) * limit;
-		p += units * fan_in + units;
-		fan_in = units;
+		for (uint64_t i = 0; i < (uint64_t) layer_units(c, l) * fan_in[l]; i++)
+			dense[at[l] + i] = seeded_uniform(base, at[l] + i) * limit;
 	}
 }
 
@@ -267,27 +291,28 @@ dot(const float *a, const float *b, uint32_t n)
 static double
 tower_forward(const ModelConfig *c, const float *dense, const float *input, float *acts)
 {
-	const float *p = dense + c->n_numeric;
+	uint64_t	at[MODEL_MAX_LAYERS + 1];
+	uint32_t	fan_in[MODEL_MAX_LAYERS + 1];
 	const float *in = input;
-	uint32_t	fan_in = input_width(c);
+	const float *out_unit;
 
+	tower_layout(c, at, fan_in);
 	for (uint32_t l = 0; l < c->n_layers; l++)
 	{
-		uint32_t	units = c->width[l];
-		const float *bias = p + (size_t) units * fan_in;
+		const float *w = dense + at[l];
+		const float *bias = w + (size_t) c->width[l] * fan_in[l];
 
-		for (uint32_t u = 0; u < units; u++)
+		for (uint32_t u = 0; u < c->width[l]; u++)
 		{
-			float		z = bias[u] + dot(p + (size_t) u * fan_in, in, fan_in);
+			float		z = bias[u] + dot(w + (size_t) u * fan_in[l], in, fan_in[l]);
 
 			acts[u] = z > 0 ? z : 0;
 		}
-		p = bias + units;
 		in = acts;
-		acts += units;
-		fan_in = units;
+		acts += c->width[l];
 	}
-	return p[fan_in] + dot(p, in, fan_in);
+	out_unit = dense + at[c->n_layers];
+	return out_unit[fan_in[c->n_layers]] + dot(out_unit, in, fan_in[c->n_layers]);
 }
 
 /*
@@ -299,33 +324,27 @@ tower_backward(const ModelConfig *c, const float *dense, const float *input,
 			   const float *acts, float g, float *dense_grad, float *delta,
 			   float *grad_input)
 {
-	const float *layer_params[MODEL_MAX_LAYERS + 1];
-	const float *layer_input[MODEL_MAX_LAYERS + 1];
+	uint64_t	at[MODEL_MAX_LAYERS + 1];
 	uint32_t	fan_in[MODEL_MAX_LAYERS + 1];
+	const float *layer_input[MODEL_MAX_LAYERS + 1];
 	uint32_t	mw = max_width(c);
 	float	   *cur = delta;
 	float	   *prev = delta + mw;
 
-	/* Walk forward once for each layer's weights, input and fan-in. */
-	layer_params[0] = dense + c->n_numeric;
+	tower_layout(c, at, fan_in);
 	layer_input[0] = input;
-	fan_in[0] = input_width(c);
 	for (uint32_t l = 0; l < c->n_layers; l++)
-	{
-		layer_params[l + 1] = layer_params[l] + (size_t) c->width[l] * (fan_in[l] + 1);
 		layer_input[l + 1] = l == 0 ? acts : layer_input[l] + fan_in[l];
-		fan_in[l + 1] = c->width[l];
-	}
 
 	/* The output unit: one weight per last-layer activation and a bias. */
 	cur[0] = g;
 	for (int l = (int) c->n_layers; l >= 0; l--)
 	{
-		uint32_t	units = l == (int) c->n_layers ? 1 : c->width[l];
+		uint32_t	units = layer_units(c, l);
 		uint32_t	n_in = fan_in[l];
-		const float *w = layer_params[l];
+		const float *w = dense + at[l];
 		const float *in = layer_input[l];
-		float	   *gw = dense_grad + (w - dense);
+		float	   *gw = dense_grad + at[l];
 		float	   *out = l == 0 ? grad_input : prev;
 
 		for (uint32_t u = 0; u < units; u++)
@@ -375,28 +394,25 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		float	   *restrict ps = pooled + (size_t) s * dim;
-		const float *restrict only = NULL;	/* the slot's embedding while it has one ID */
 		float		weight = 0;
 		uint32_t	found = 0;
 
 		for (uint32_t k = slot_begin(ex, s); k < ex->slot_end[s]; k++)
 		{
 			const float *v;
+			const float *embedding;
 
 			if (work->entries[k] == NULL)
 				continue;
 			v = entry_floats(work->entries[k]);
+			embedding = v + m->embedding_at;
 			weight += v[0];
 			if (found++ == 0)
-				only = &v[m->embedding_at];
-			else
-			{
-				if (found == 2)
-					for (uint32_t j = 0; j < dim; j++)
-						ps[j] = only[j];
 				for (uint32_t j = 0; j < dim; j++)
-					ps[j] += v[m->embedding_at + j];
-			}
+					ps[j] = embedding[j];
+			else
+				for (uint32_t j = 0; j < dim; j++)
+					ps[j] += embedding[j];
 		}
 		count[s] = found;
 		pooled_weight[s] = found > 1 ? weight / found : weight;
@@ -408,16 +424,10 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 			continue;
 		}
 		if (found > 1)
-		{
 			for (uint32_t j = 0; j < dim; j++)
 				ps[j] /= found;
-			only = ps;
-		}
 		for (uint32_t j = 0; j < dim; j++)
-		{
-			ps[j] = only[j];
-			sum[j] += only[j];
-		}
+			sum[j] += ps[j];
 		self += dot(ps, ps, dim);
 	}
 	/* Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2. */
