@@ -107,8 +107,8 @@ number_from_datum(Datum value, Oid type)
 }
 
 /*
- * Sets up a builder for def's inputs, whose SQL types are types[]; labels
- * name the inputs in errors ("feature 2", "column \"genres\"").
+ * Sets up a builder for def's inputs, whose SQL types are types[]; labels,
+ * which it keeps, name the inputs in errors ("feature 2", "column \"genres\"").
  */
 void
 example_builder_init(ExampleBuilder *b, const ModelDef *def, const Oid *types,
@@ -118,6 +118,7 @@ example_builder_init(ExampleBuilder *b, const ModelDef *def, const Oid *types,
 
 	b->n_slots = def->n_slots;
 	b->n_numeric = def->n_numeric;
+	b->input_labels = input_labels;
 	b->types = palloc(sizeof(FeatureType) * (def->n_slots + def->n_numeric));
 	for (int i = 0; i < def->n_slots; i++)
 		slot_type_init(&b->types[i], types[i], input_labels[i]);
@@ -205,8 +206,7 @@ features_append(const FeatureType *ft, Datum value, uint32 slot, KeyBuffer *buf)
  * values (NULL is 0), with work pointed at the builder's scratch.
  */
 Example
-example_build(ExampleBuilder *b, const NullableDatum *inputs, char **input_labels,
-			  ModelWork *work)
+example_build(ExampleBuilder *b, const NullableDatum *inputs, ModelWork *work)
 {
 	b->keys.n = 0;
 	for (int s = 0; s < b->n_slots; s++)
@@ -224,7 +224,7 @@ example_build(ExampleBuilder *b, const NullableDatum *inputs, char **input_label
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("%s is %g, outside the range of numeric features",
-							input_labels[b->n_slots + i], x),
+							b->input_labels[b->n_slots + i], x),
 					 errdetail("Numeric features must be finite and within plus or minus %g.",
 							   NUMERIC_FEATURE_LIMIT),
 					 errhint("Scale numeric features to about unit range.")));

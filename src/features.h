@@ -39,6 +39,7 @@ typedef struct ExampleBuilder
 {
 	int			n_slots;
 	int			n_numeric;
+	char	  **input_labels;	/* names of the inputs, for errors */
 	FeatureType *types;			/* n_slots + n_numeric */
 	KeyBuffer	keys;
 	uint32	   *slot_end;
@@ -52,7 +53,7 @@ extern void require_not_null(FunctionCallInfo fcinfo, int arg, const char *what)
 extern void example_builder_init(ExampleBuilder *b, const ModelDef *def,
 								 const Oid *types, char **input_labels);
 extern Example example_build(ExampleBuilder *b, const NullableDatum *inputs,
-							 char **input_labels, ModelWork *work);
+							 ModelWork *work);
 extern double require_prediction(const ModelDef *def, double p);
 extern void require_sampled_label(const ModelDef *def, double label);
 extern void label_check_type(Oid type);

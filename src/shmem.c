@@ -327,15 +327,17 @@ freed_lately(Oid dboid, int64 model_id)
 	return false;
 }
 
-/* Makes a fresh state for def in a free registry entry; registry lock exclusive. */
+/*
+ * Makes a fresh state for def, whose core configuration is model_config, in a
+ * free registry entry; registry lock exclusive.
+ */
 static int
-registry_create(ModelHandle *h, const ModelDef *def)
+registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_config)
 {
 	ModelSlot  *slot = NULL;
 	int			index;
 	dsa_pointer dp;
 	ModelState *state;
-	ModelConfig model_config;
 	CuckooConfig config;
 	volatile bool initialized;
 
@@ -371,7 +373,6 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	for (int i = 0; i < 1 + MODEL_STRIPES; i++)
 		LWLockInitialize(&state->locks[i], shared->model_lock_tranche);
 
-	model_config_from_def(&model_config, def);
 	ck_default_config(&config, 0);
 	config.n_stripes = MODEL_STRIPES;
 	config.admission.min_count = def->min_count;
@@ -388,7 +389,7 @@ registry_create(ModelHandle *h, const ModelDef *def)
 	 */
 	PG_TRY();
 	{
-		initialized = model_init(h->model, &h->env, &model_config, &config);
+		initialized = model_init(h->model, &h->env, model_config, &config);
 	}
 	PG_CATCH();
 	{
@@ -421,20 +422,23 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 {
 	ModelConfig expected;
 	bool		matches;
+	int			index;
 
 	shmem_require();
 	h->def = *def;
 	model_config_from_def(&expected, def);
 	LWLockAcquire(shared->lock, LW_SHARED);
-	if (registry_find(MyDatabaseId, def->id) < 0)
+	index = registry_find(MyDatabaseId, def->id);
+	if (index < 0)
 	{
 		/* Upgrade to exclusive to create it, unless someone beat us to it. */
 		LWLockRelease(shared->lock);
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		if (registry_find(MyDatabaseId, def->id) < 0)
-			registry_create(h, def);
+		index = registry_find(MyDatabaseId, def->id);
+		if (index < 0)
+			index = registry_create(h, def, &expected);
 	}
-	handle_bind(h, registry_find(MyDatabaseId, def->id));
+	handle_bind(h, index);
 	matches = memcmp(&expected, &h->model->config, sizeof(ModelConfig)) == 0;
 	LWLockRelease(shared->lock);
 	if (!matches)

@@ -53,7 +53,6 @@ typedef struct QueryPass
 	int			label_attno;
 	Oid			label_type;
 	int			n_attrs_needed;
-	char	  **input_labels;
 	NullableDatum *inputs;
 	ExampleBuilder builder;
 
@@ -98,9 +97,9 @@ pass_startup(DestReceiver *self, int operation, TupleDesc desc)
 	const ModelDef *def = &pass->handle.def;
 	int			n_inputs = def->n_slots + def->n_numeric;
 	Oid		   *types = palloc(sizeof(Oid) * n_inputs);
+	char	  **labels = palloc(sizeof(char *) * n_inputs);
 
 	pass->input_attnos = palloc(sizeof(int) * n_inputs);
-	pass->input_labels = palloc(sizeof(char *) * n_inputs);
 	pass->inputs = palloc(sizeof(NullableDatum) * n_inputs);
 	for (int i = 0; i < n_inputs; i++)
 	{
@@ -115,7 +114,7 @@ pass_startup(DestReceiver *self, int operation, TupleDesc desc)
 					 errdetail("Model \"%s\" reads each feature from the column named after its slot or numeric feature.",
 							   def->name)));
 		pass->input_attnos[i] = attno;
-		pass->input_labels[i] = psprintf("column \"%s\"", name);
+		labels[i] = psprintf("column \"%s\"", name);
 		types[i] = TupleDescAttr(desc, attno)->atttypid;
 		pass->n_attrs_needed = Max(pass->n_attrs_needed, attno + 1);
 	}
@@ -128,7 +127,7 @@ pass_startup(DestReceiver *self, int operation, TupleDesc desc)
 	pass->label_type = TupleDescAttr(desc, pass->label_attno)->atttypid;
 	label_check_type(pass->label_type);
 	pass->n_attrs_needed = Max(pass->n_attrs_needed, pass->label_attno + 1);
-	example_builder_init(&pass->builder, def, types, pass->input_labels);
+	example_builder_init(&pass->builder, def, types, labels);
 }
 
 /* Reads the clock, and every monolith.progress_interval says how far the pass is. */
@@ -183,7 +182,7 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 		pass->inputs[i].value = slot->tts_values[pass->input_attnos[i]];
 		pass->inputs[i].isnull = slot->tts_isnull[pass->input_attnos[i]];
 	}
-	ex = example_build(&pass->builder, pass->inputs, pass->input_labels, &work);
+	ex = example_build(&pass->builder, pass->inputs, &work);
 	p = require_prediction(def, pass->train ?
 						   model_train(pass->handle.model, &pass->handle.env, &ex, label,
 									   pass->now, &work) :

@@ -29,7 +29,6 @@ typedef struct ModelCall
 	bool		name_is_stable; /* a constant or parameter: the same every row */
 	ModelHandle handle;
 	int			first_feature;	/* argument number of the first feature */
-	char	  **input_labels;	/* "feature 1", ... for errors */
 	ExampleBuilder builder;
 } ModelCall;
 
@@ -88,14 +87,14 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 	if (first_feature >= 0)
 	{
 		Oid		   *types = palloc(sizeof(Oid) * n_inputs);
+		char	  **labels = palloc(sizeof(char *) * n_inputs);
 
-		call->input_labels = palloc(sizeof(char *) * n_inputs);
 		for (int i = 0; i < n_inputs; i++)
 		{
 			types[i] = get_fn_expr_argtype(fcinfo->flinfo, first_feature + i);
-			call->input_labels[i] = psprintf("feature %d", i + 1);
+			labels[i] = psprintf("feature %d", i + 1);
 		}
-		example_builder_init(&call->builder, &def, types, call->input_labels);
+		example_builder_init(&call->builder, &def, types, labels);
 	}
 	/* Opening checks that the shared parameters match def. */
 	shmem_open_model(&call->handle, &def);
@@ -108,8 +107,7 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 static Example
 model_call_example(FunctionCallInfo fcinfo, ModelCall *call, ModelWork *work)
 {
-	return example_build(&call->builder, &fcinfo->args[call->first_feature],
-						 call->input_labels, work);
+	return example_build(&call->builder, &fcinfo->args[call->first_feature], work);
 }
 
 /*
