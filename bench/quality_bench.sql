@@ -77,3 +77,29 @@ $$;
 SELECT v.model, round(o.auc_online::numeric, 4) AS auc_online, round(o.auc_frozen::numeric, 4) AS auc_frozen,
 	   round((o.auc_online - o.auc_frozen)::numeric, 4) AS online_gain, o.auc_online > o.auc_frozen AS online_wins
   FROM variants v, online_vs_frozen(v.model, v.options) o ORDER BY v.model;
+
+-- Negative sampling (Monolith section 2.2): an FM trained on every negative,
+-- and one trained on 20% of them, learn the first 80% in time order; on the
+-- last 20% the corrected sampled model should predict as the unsampled one
+-- does, where its raw odds (without adding ln 0.2 back) would not.
+SELECT monolith.create_model('every negative', ARRAY['user_id', 'movie_id', 'genres'], dim => 16);
+SELECT monolith.create_model('20% of negatives', ARRAY['user_id', 'movie_id', 'genres'], dim => 16,
+	   negative_sample_rate => 0.2);
+CREATE TABLE calibration AS
+SELECT m, e.*
+  FROM unnest(ARRAY['every negative', '20% of negatives']) m,
+	   LATERAL (SELECT monolith.train_query(m, format('SELECT * FROM stream WHERE n <= %s ORDER BY n',
+													  (SELECT floor(0.8 * max(n)) FROM stream)), 'liked')) t,
+	   monolith.evaluate(m, format('SELECT * FROM stream WHERE n > %s', (SELECT floor(0.8 * max(n)) FROM stream)),
+						 'liked') e;
+\echo 'Calibration on the last 20% (mean prediction against the observed positive rate, and log loss):'
+SELECT m AS model, round(mean_prediction::numeric, 4) AS mean_prediction,
+	   round(positive_rate::numeric, 4) AS observed_rate, round(log_loss::numeric, 4) AS log_loss,
+	   round(auc::numeric, 4) AS auc
+  FROM calibration ORDER BY m DESC;
+SELECT 'sampled, without the correction' AS model,
+	   round(avg(raw)::numeric, 4) AS mean_prediction, round(avg(liked::int)::numeric, 4) AS observed_rate,
+	   round(avg(-(liked::int * ln(raw) + (1 - liked::int) * ln(1 - raw)))::numeric, 4) AS log_loss
+  FROM (SELECT liked, p / (p + (1 - p) * 0.2) AS raw
+		  FROM (SELECT liked, monolith.score('20% of negatives', user_id, movie_id, genres) AS p
+				  FROM stream WHERE n > (SELECT floor(0.8 * max(n)) FROM stream)) s) r;
