@@ -25,18 +25,6 @@ typedef struct CuckooBucket
 	uint32_t	ref[CK_SLOTS];
 } CuckooBucket;
 
-/* A 64-bit finalizer (from MurmurHash3's fmix64 constants): spreads any key. */
-uint64_t
-ck_mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 /* Defaults that suit an embedding table of value_size bytes an entry. */
 void
 ck_default_config(CuckooConfig *config, uint32_t value_size)
@@ -98,11 +86,10 @@ view_of(const CuckooTable *t, const CoreEnv *env)
 	return v;
 }
 
+/* The bucket array's address, through view v (from view_of) where there is one. */
 CK_HOT CuckooBucket *
-buckets_of(const CuckooTable *t, const CoreEnv *env)
+buckets_in_view(const CuckooTable *t, const CoreEnv *env, CuckooView *v)
 {
-	CuckooView *v = view_of(t, env);
-
 	if (v == NULL)
 		return (CuckooBucket *) env_address(env, t->buckets);
 	if (v->buckets_handle != t->buckets)
@@ -113,13 +100,20 @@ buckets_of(const CuckooTable *t, const CoreEnv *env)
 	return (CuckooBucket *) v->buckets;
 }
 
-/* Address of arena chunk c, through the env's view where it has one. */
-CK_HOT char *
-chunk_at(const CuckooTable *t, const CoreEnv *env, uint32_t c)
+CK_HOT CuckooBucket *
+buckets_of(const CuckooTable *t, const CoreEnv *env)
 {
-	CuckooView *v = c < CK_VIEW_CHUNKS ? view_of(t, env) : NULL;
+	return buckets_in_view(t, env, view_of(t, env));
+}
+
+/* Address of arena chunk c, through view v (from view_of) where there is one. */
+CK_HOT char *
+chunk_at(const CuckooTable *t, const CoreEnv *env, CuckooView *v, uint32_t c)
+{
 	char	   *chunk;
 
+	if (c >= CK_VIEW_CHUNKS)
+		v = NULL;
 	if (v != NULL && v->chunks[c] != NULL)
 		return v->chunks[c];
 	chunk = env_address(env, ((const MemHandle *) env_address(env, t->chunk_dir))[c]);
@@ -128,14 +122,21 @@ chunk_at(const CuckooTable *t, const CoreEnv *env, uint32_t c)
 	return chunk;
 }
 
+/* Address of the entry named by a 1-based reference, through view v. */
+CK_HOT CuckooEntry *
+entry_in_view(const CuckooTable *t, const CoreEnv *env, CuckooView *v, uint32_t ref)
+{
+	uint32_t	i = ref - 1;
+	char	   *chunk = chunk_at(t, env, v, i >> t->config.chunk_log2);
+
+	return (CuckooEntry *) (chunk + (size_t) (i & ((1u << t->config.chunk_log2) - 1)) * t->entry_size);
+}
+
 /* Address of the entry named by a 1-based reference. */
 CK_HOT CuckooEntry *
 entry_at(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
 {
-	uint32_t	i = ref - 1;
-	char	   *chunk = chunk_at(t, env, i >> t->config.chunk_log2);
-
-	return (CuckooEntry *) (chunk + (size_t) (i & ((1u << t->config.chunk_log2) - 1)) * t->entry_size);
+	return entry_in_view(t, env, view_of(t, env), ref);
 }
 
 static inline uint32_t
@@ -233,9 +234,9 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
  * then arrive together instead of one miss after another.
  */
 CK_HOT CuckooEntry *
-entry_fetch(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
+entry_fetch(const CuckooTable *t, const CoreEnv *env, CuckooView *v, uint32_t ref)
 {
-	CuckooEntry *e = entry_at(t, env, ref);
+	CuckooEntry *e = entry_in_view(t, env, v, ref);
 
 	for (uint32_t off = 64; off < t->entry_size; off += 64)
 		__builtin_prefetch((const char *) e + off);
@@ -243,41 +244,44 @@ entry_fetch(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
 }
 
 /*
- * Slots of b whose tag equals tag, as a bit per slot: all four compared at
- * once, in 16-bit lanes of one word, instead of a branch per slot that the
- * processor cannot predict.  The tags are read without atomics: a torn read
- * costs at most a wrong candidate, and every candidate is checked against
- * the entry's full key.
+ * The slots of b whose tag equals tag, as the top bit of each matching slot's
+ * 16-bit lane: all four compared at once in one word, instead of a branch per
+ * slot that the processor cannot predict.  The tags are read without
+ * atomics: a torn read costs at most a wrong candidate, and every candidate
+ * is checked against the entry's full key.
  */
-CK_HOT unsigned
+CK_HOT uint64_t
 tag_matches(const CuckooBucket *b, uint16_t tag)
 {
 	const uint64_t lanes = 0x0001000100010001ull;
 	uint64_t	word;
-	uint64_t	zero;
-	unsigned	slots = 0;
 
 	memcpy(&word, b->tag, sizeof(word));
 	word ^= tag * lanes;		/* a matching lane is now zero */
 	/* Exact zero-lane test: no carry crosses lanes, so no false matches. */
-	zero = ~(((word & ~(0x8000 * lanes)) + (0x7fff * lanes)) | word) & (0x8000 * lanes);
-	for (int s = 0; s < CK_SLOTS; s++)
-		slots |= (unsigned) ((zero >> (16 * s + 15)) & 1) << s;
-	return slots;
+	return ~(((word & ~(0x8000 * lanes)) + (0x7fff * lanes)) | word) & (0x8000 * lanes);
 }
 
-/* Slot of key in bucket b, or -1. */
+/* Slot of key in bucket b, or -1; sets *entry to its entry when found. */
 CK_HOT int
-bucket_find(const CuckooTable *t, const CoreEnv *env, const CuckooBucket *b,
-			uint16_t tag, uint64_t key)
+bucket_find(const CuckooTable *t, const CoreEnv *env, CuckooView *v,
+			const CuckooBucket *b, uint16_t tag, uint64_t key, CuckooEntry **entry)
 {
-	for (unsigned slots = tag_matches(b, tag); slots != 0; slots &= slots - 1)
+	for (uint64_t matches = tag_matches(b, tag); matches != 0; matches &= matches - 1)
 	{
-		int			s = __builtin_ctz(slots);
+		int			s = __builtin_ctzll(matches) / 16;
 		uint32_t	ref = slot_ref(b, s);
 
-		if (ref != 0 && entry_fetch(t, env, ref)->key == key)
-			return s;
+		if (ref != 0)
+		{
+			CuckooEntry *e = entry_fetch(t, env, v, ref);
+
+			if (e->key == key)
+			{
+				*entry = e;
+				return s;
+			}
+		}
 	}
 	return -1;
 }
@@ -300,17 +304,34 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 	uint16_t	tag = key_tag(h);
 	uint64_t	b1 = h & mask;
 	uint64_t	b2 = alt_bucket(b1, tag, mask);
-	CuckooBucket *buckets = buckets_of(t, env);
-	int			s;
+	CuckooView *v = view_of(t, env);
+	CuckooBucket *buckets = buckets_in_view(t, env, v);
+	uint64_t	m1;
+	uint64_t	m2;
+	CuckooEntry *e;
 
 	/* Both buckets are known from the hash: fetch them together. */
 	__builtin_prefetch(&buckets[b2]);
-	s = bucket_find(t, env, &buckets[b1], tag, key);
-	if (s >= 0)
-		return entry_at(t, env, buckets[b1].ref[s]);
-	s = bucket_find(t, env, &buckets[b2], tag, key);
-	if (s >= 0)
-		return entry_at(t, env, buckets[b2].ref[s]);
+	m1 = tag_matches(&buckets[b1], tag);
+	m2 = tag_matches(&buckets[b2], tag);
+	if (m1 == 0 && m2 == 0)
+		return NULL;
+
+	/*
+	 * Usually one slot of the two has the key's tag: its entry is read with
+	 * no branch on which bucket holds it, which the processor could not
+	 * predict.  Only a tag shared by chance needs every candidate checked.
+	 */
+	{
+		const CuckooBucket *b = m1 != 0 ? &buckets[b1] : &buckets[b2];
+		uint32_t	ref = slot_ref(b, __builtin_ctzll(m1 != 0 ? m1 : m2) / 16);
+
+		if (ref != 0 && (e = entry_fetch(t, env, v, ref))->key == key)
+			return e;
+	}
+	if (bucket_find(t, env, v, &buckets[b1], tag, key, &e) >= 0 ||
+		bucket_find(t, env, v, &buckets[b2], tag, key, &e) >= 0)
+		return e;
 	return NULL;
 }
 
@@ -755,13 +776,15 @@ find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket *
 	uint64_t	mask = bucket_mask(t);
 	uint16_t	tag = key_tag(h);
 	uint64_t	b = h & mask;
-	CuckooBucket *buckets = buckets_of(t, env);
-	int			s = bucket_find(t, env, &buckets[b], tag, key);
+	CuckooView *v = view_of(t, env);
+	CuckooBucket *buckets = buckets_in_view(t, env, v);
+	CuckooEntry *e;
+	int			s = bucket_find(t, env, v, &buckets[b], tag, key, &e);
 
 	if (s < 0)
 	{
 		b = alt_bucket(b, tag, mask);
-		s = bucket_find(t, env, &buckets[b], tag, key);
+		s = bucket_find(t, env, v, &buckets[b], tag, key, &e);
 	}
 	*bucket = &buckets[b];
 	return s;

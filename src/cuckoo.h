@@ -133,6 +133,18 @@ typedef enum CuckooResult
 	CK_NO_MEMORY				/* not even one entry fits under the cap */
 } CuckooResult;
 
+/* A 64-bit finalizer (from MurmurHash3's fmix64 constants): spreads any key. */
+static inline uint64_t
+ck_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
 extern bool ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config);
 extern void ck_destroy(CuckooTable *t, const CoreEnv *env);
 
@@ -161,6 +173,5 @@ extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
 
 extern void ck_default_config(CuckooConfig *config, uint32_t value_size);
 extern void ck_view_reset(CuckooView *view);
-extern uint64_t ck_mix64(uint64_t x);
 
 #endif							/* MONOLITH_CUCKOO_H */

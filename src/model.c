@@ -206,16 +206,27 @@ table_key(const Model *m, const Example *ex, uint32_t k)
 	return ck_mix64(ex->keys[k] ^ m->config.seed) % m->config.hash_rows;
 }
 
-/* Marks, during resolve_entries, keys the filters admitted that await room. */
+/* Looks up every key of the example; table lock held shared. */
+static void
+find_entries(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
+{
+	uint32_t	n_keys = ex->slot_end[m->config.n_slots - 1];
+
+	for (uint32_t k = 0; k < n_keys; k++)
+		work->entries[k] = ck_find(&m->table, env, table_key(m, ex, k));
+}
+
+/* Marks, during admit_entries, keys the filters admitted that await room. */
 static CuckooEntry awaiting_room;
 
 /*
- * Looks up every key of the example, the table lock held shared; with admit,
- * gives new keys entries, taking the lock exclusive for a moment if need be.
+ * Looks up every key of the example, the table lock held shared, and gives
+ * the new ones that the filters admit entries; takes the lock exclusive for
+ * a moment if one needs room made.
  */
 static void
-resolve_entries(Model *m, const CoreEnv *env, const Example *ex, bool admit,
-				uint32_t now, ModelWork *work)
+admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
+			  ModelWork *work)
 {
 	uint32_t	n_keys = ex->slot_end[m->config.n_slots - 1];
 	CuckooValueInit init = {init_value, m};
@@ -223,10 +234,8 @@ resolve_entries(Model *m, const CoreEnv *env, const Example *ex, bool admit,
 
 	for (uint32_t k = 0; k < n_keys; k++)
 	{
-		if (!admit)
-			work->entries[k] = ck_find(&m->table, env, table_key(m, ex, k));
-		else if (ck_find_or_admit(&m->table, env, table_key(m, ex, k), now, &init,
-								  &work->entries[k]) == CK_NEED_EXCLUSIVE)
+		if (ck_find_or_admit(&m->table, env, table_key(m, ex, k), now, &init,
+							 &work->entries[k]) == CK_NEED_EXCLUSIVE)
 		{
 			/* Admitted but not yet placed; filtered keys stay NULL. */
 			work->entries[k] = &awaiting_room;
@@ -248,8 +257,7 @@ resolve_entries(Model *m, const CoreEnv *env, const Example *ex, bool admit,
 								&work->entries[k]);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	for (uint32_t k = 0; k < n_keys; k++)
-		work->entries[k] = ck_find(&m->table, env, table_key(m, ex, k));
+	find_entries(m, env, ex, work);
 }
 
 static inline float *
@@ -272,6 +280,8 @@ dot(const float *a, const float *b, uint32_t n)
 	uint32_t	i = 0;
 	float		s;
 
+	/* Unrolled: at the usual widths, n is a constant where this is inlined. */
+#pragma GCC unroll 16
 	for (; i + 4 <= n; i += 4)
 	{
 		FloatLanes	x,
@@ -285,6 +295,27 @@ dot(const float *a, const float *b, uint32_t n)
 	for (; i < n; i++)
 		s += a[i] * b[i];
 	return s;
+}
+
+/* a += b, n floats, four lanes at a time. */
+static inline void
+add_into(float *restrict a, const float *restrict b, uint32_t n)
+{
+	uint32_t	i = 0;
+
+#pragma GCC unroll 16
+	for (; i + 4 <= n; i += 4)
+	{
+		FloatLanes	x,
+					y;
+
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&y, b + i, sizeof(y));
+		x += y;
+		memcpy(a + i, &x, sizeof(x));
+	}
+	for (; i < n; i++)
+		a[i] += b[i];
 }
 
 /* The tower's output for input; leaves each layer's activations in acts. */
@@ -372,84 +403,150 @@ tower_backward(const ModelConfig *c, const float *dense, const float *input,
 	}
 }
 
+/* Inlined into each caller, where a constant dim lets the lane loops unroll. */
+#define MODEL_INLINE static inline __attribute__((always_inline))
+
 /*
- * Logit of the example from its resolved entries; leaves in work what the
- * backward pass needs.
+ * The pooled embedding of slot s: its one ID's embedding where it lies, or
+ * the mean of its IDs, written to ps; NULL when none of its IDs has an entry.
+ * Sets *weight to the slot's pooled first-order weight and *found to the
+ * number of its IDs that have entries.
  */
-static double
-forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
+MODEL_INLINE const float *
+pool_slot(const Model *m, const Example *ex, CuckooEntry *const *entries, uint32_t s,
+		  uint32_t dim, float *restrict ps, float *weight, uint32_t *found)
 {
-	const ModelConfig *c = &m->config;
-	const ScratchLayout sl = m->scratch;
-	uint32_t	dim = c->dim;
+	const float *first = NULL;
+	float		w = 0;
+	uint32_t	n = 0;
+
+	for (uint32_t k = slot_begin(ex, s); k < ex->slot_end[s]; k++)
+	{
+		const float *v;
+
+		if (entries[k] == NULL)
+			continue;
+		v = entry_floats(entries[k]);
+		w += v[0];
+		if (n == 0)
+			first = v + m->embedding_at;
+		else
+		{
+			if (n == 1)
+				memcpy(ps, first, dim * sizeof(float));
+			add_into(ps, v + m->embedding_at, dim);
+		}
+		n++;
+	}
+	*found = n;
+	*weight = n > 1 ? w / n : w;
+	if (n <= 1)
+		return first;
+	for (uint32_t j = 0; j < dim; j++)
+		ps[j] /= n;
+	return ps;
+}
+
+/*
+ * The FM's part of the logit: the bias, the slots' pooled first-order
+ * weights and the pairwise inner products of their pooled embeddings, which
+ * have dim floats.  Leaves each slot's count and pooled weight in the
+ * scratch and, with keep_input, its pooled embedding; otherwise it reads the
+ * embeddings where they lie and copies nothing.
+ */
+MODEL_INLINE double
+fm_logit(const Model *m, const Example *ex, ModelWork *work, bool keep_input, uint32_t dim)
+{
+	const ScratchLayout *sl = &m->scratch;
 	/* Separate parts of the scratch: restrict lets the loops over them vectorize. */
-	float	   *restrict pooled = work->floats + sl.input;
-	float	   *restrict sum = work->floats + sl.sum;
-	float	   *restrict pooled_weight = work->floats + sl.pooled_weight;
-	float	   *restrict count = work->floats + sl.count;
+	float	   *restrict input = work->floats + sl->input;
+	float	   *restrict sum = work->floats + sl->sum;
+	float	   *restrict pooled_weight = work->floats + sl->pooled_weight;
+	float	   *restrict count = work->floats + sl->count;
 	float		self = 0;		/* sum over slots of |v_s|^2 */
 	double		logit = m->bias[0];
 
 	memset(sum, 0, dim * sizeof(float));
-	for (uint32_t s = 0; s < c->n_slots; s++)
+	for (uint32_t s = 0; s < m->config.n_slots; s++)
 	{
-		float	   *restrict ps = pooled + (size_t) s * dim;
-		float		weight = 0;
-		uint32_t	found = 0;
+		float	   *restrict ps = input + (size_t) s * dim;
+		uint32_t	found;
+		const float *v = pool_slot(m, ex, work->entries, s, dim, ps, &pooled_weight[s], &found);
 
-		for (uint32_t k = slot_begin(ex, s); k < ex->slot_end[s]; k++)
-		{
-			const float *v;
-			const float *embedding;
-
-			if (work->entries[k] == NULL)
-				continue;
-			v = entry_floats(work->entries[k]);
-			embedding = v + m->embedding_at;
-			weight += v[0];
-			if (found++ == 0)
-				for (uint32_t j = 0; j < dim; j++)
-					ps[j] = embedding[j];
-			else
-				for (uint32_t j = 0; j < dim; j++)
-					ps[j] += embedding[j];
-		}
 		count[s] = found;
-		pooled_weight[s] = found > 1 ? weight / found : weight;
 		logit += pooled_weight[s];
-		if (found == 0)
+		if (v == NULL)
 		{
 			/* An absent slot is a zero vector, to the tower too. */
-			memset(ps, 0, dim * sizeof(float));
+			if (keep_input)
+				memset(ps, 0, dim * sizeof(float));
 			continue;
 		}
-		if (found > 1)
-			for (uint32_t j = 0; j < dim; j++)
-				ps[j] /= found;
-		for (uint32_t j = 0; j < dim; j++)
-			sum[j] += ps[j];
-		self += dot(ps, ps, dim);
+		if (keep_input && v != ps)
+			memcpy(ps, v, dim * sizeof(float));
+		add_into(sum, v, dim);
+		self += dot(v, v, dim);
 	}
 	/* Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2. */
-	logit += 0.5 * (dot(sum, sum, dim) - self);
+	return logit + 0.5 * (dot(sum, sum, dim) - self);
+}
 
+/*
+ * Logit of the example from its resolved entries.  For training, it leaves
+ * in work what the backward pass needs; a prediction of a plain FM copies no
+ * embedding.
+ */
+static double
+forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work,
+		bool training)
+{
+	const ModelConfig *c = &m->config;
+	/* The tower and the backward pass read the pooled inputs side by side. */
+	bool		keep_input = training || c->n_layers > 0;
+	float	   *input = work->floats + m->scratch.input;
+	double		logit;
+
+	/* The usual widths get loops unrolled for them; any other, generic ones. */
+	switch (c->dim)
+	{
+		case 8:
+			logit = fm_logit(m, ex, work, keep_input, 8);
+			break;
+		case 16:
+			logit = fm_logit(m, ex, work, keep_input, 16);
+			break;
+		case 32:
+			logit = fm_logit(m, ex, work, keep_input, 32);
+			break;
+		case 64:
+			logit = fm_logit(m, ex, work, keep_input, 64);
+			break;
+		default:
+			logit = fm_logit(m, ex, work, keep_input, c->dim);
+			break;
+	}
 	if (m->dense_params > 0)
 	{
 		const float *dense = env_address(env, m->dense);
-		float	   *numeric = pooled + (size_t) c->n_slots * dim;
 
-		memcpy(numeric, ex->numeric, c->n_numeric * sizeof(float));
-		logit += dot(dense, numeric, c->n_numeric);
+		logit += dot(dense, ex->numeric, c->n_numeric);
+		if (keep_input)
+			memcpy(input + (size_t) c->n_slots * c->dim, ex->numeric, c->n_numeric * sizeof(float));
 		if (c->n_layers > 0)
-			logit += tower_forward(c, dense, pooled, work->floats + sl.acts);
+			logit += tower_forward(c, dense, input, work->floats + m->scratch.acts);
 	}
 	return logit;
 }
 
+/*
+ * One form for every x, with no branch on its sign that a stream of mixed
+ * scores would mispredict: exp(-x) overflows to infinity only where the
+ * result is 0 anyway.
+ */
 static double
 sigmoid(double x)
 {
-	return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+	return 1.0 / (1.0 + exp(-x));
 }
 
 /*
@@ -554,8 +651,11 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	step = sampled_in(m, label);
-	resolve_entries(m, env, ex, step, now, work);
-	logit = forward(m, env, ex, work);
+	if (step)
+		admit_entries(m, env, ex, now, work);
+	else
+		find_entries(m, env, ex, work);
+	logit = forward(m, env, ex, work, true);
 	step = step && isfinite(logit);
 	if (step)
 		backward(m, env, ex, work, (float) (sigmoid(logit) - label), now);
@@ -572,8 +672,8 @@ model_predict(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
 	double		logit;
 
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	resolve_entries(m, env, ex, false, 0, work);
-	logit = forward(m, env, ex, work);
+	find_entries(m, env, ex, work);
+	logit = forward(m, env, ex, work, false);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	return isfinite(logit) ? corrected(m, logit) : NAN;
 }
