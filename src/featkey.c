@@ -6,19 +6,6 @@
 
 #include <string.h>
 
-#include "cuckoo.h"
-
-#define VALUE_BITS 55
-#define VALUE_MASK (((uint64_t) 1 << VALUE_BITS) - 1)
-#define HASHED_BIT ((uint64_t) 1 << VALUE_BITS)
-#define EXACT_LIMIT ((int64_t) 1 << (VALUE_BITS - 1))
-
-static inline uint64_t
-with_slot(uint32_t slot, uint64_t payload)
-{
-	return ((uint64_t) slot << 56) | payload;
-}
-
 /*
  * 64-bit hash of a byte string: each 8-byte word is mixed into the state by
  * multiply-xorshift, and the length and a final avalanche close it.
@@ -48,18 +35,9 @@ featkey_hash_bytes(const char *data, size_t len)
 	return ck_mix64(h);
 }
 
-/* Key of an integer value: exact within range, hashed beyond it. */
-uint64_t
-featkey_int(uint32_t slot, int64_t value)
-{
-	if (value >= -EXACT_LIMIT && value < EXACT_LIMIT)
-		return with_slot(slot, (uint64_t) value & VALUE_MASK);
-	return with_slot(slot, HASHED_BIT | (ck_mix64((uint64_t) value) & VALUE_MASK));
-}
-
 /* Key of a text value. */
 uint64_t
 featkey_text(uint32_t slot, const char *data, size_t len)
 {
-	return with_slot(slot, HASHED_BIT | (featkey_hash_bytes(data, len) & VALUE_MASK));
+	return featkey_with_slot(slot, FEATKEY_HASHED_BIT | (featkey_hash_bytes(data, len) & FEATKEY_VALUE_MASK));
 }

@@ -16,9 +16,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FEATKEY_MAX_SLOTS 256
+#include "cuckoo.h"
 
-extern uint64_t featkey_int(uint32_t slot, int64_t value);
+#define FEATKEY_MAX_SLOTS 256
+#define FEATKEY_VALUE_BITS 55
+#define FEATKEY_VALUE_MASK (((uint64_t) 1 << FEATKEY_VALUE_BITS) - 1)
+#define FEATKEY_HASHED_BIT ((uint64_t) 1 << FEATKEY_VALUE_BITS)
+#define FEATKEY_EXACT_LIMIT ((int64_t) 1 << (FEATKEY_VALUE_BITS - 1))
+
+static inline uint64_t
+featkey_with_slot(uint32_t slot, uint64_t payload)
+{
+	return ((uint64_t) slot << 56) | payload;
+}
+
+/* Key of an integer value: exact within range, hashed beyond it. */
+static inline uint64_t
+featkey_int(uint32_t slot, int64_t value)
+{
+	if (value >= -FEATKEY_EXACT_LIMIT && value < FEATKEY_EXACT_LIMIT)
+		return featkey_with_slot(slot, (uint64_t) value & FEATKEY_VALUE_MASK);
+	return featkey_with_slot(slot, FEATKEY_HASHED_BIT | (ck_mix64((uint64_t) value) & FEATKEY_VALUE_MASK));
+}
+
 extern uint64_t featkey_text(uint32_t slot, const char *data, size_t len);
 extern uint64_t featkey_hash_bytes(const char *data, size_t len);
 
