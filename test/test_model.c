@@ -225,6 +225,47 @@ test_predict_is_read_only(void)
 	fixture_free(&f);
 }
 
+/*
+ * A prediction is the one a training step makes before its update, to the
+ * bit: for widths with unrolled loops (8) and without (5, with a tail), for
+ * the FM, which reads embeddings in place, and the DeepFM, which pools them
+ * into its input; with one admitted ID in a slot, two, one of each, or none.
+ */
+static void
+test_predict_matches_training(void)
+{
+	const uint32_t dims[] = {DIM, 5};
+
+	for (int d = 0; d < 2; d++)
+		for (int layers = 0; layers <= 1; layers++)
+		{
+			Fixture		f;
+			ModelConfig c = fm_config(11);
+			int			differ = 0;
+
+			c.dim = dims[d];
+			c.n_layers = (uint32_t) layers;
+			c.width[0] = 4;
+			fixture_init(&f, &c, 2);
+			/* Every user and item seen twice, so admitted, before the comparison. */
+			for (int64_t i = 0; i < 400; i++)
+				step(&f, true, (double) (i % 2), i % 30, i % 200, -1);
+			for (uint64_t i = 0; i < 600; i++)
+			{
+				int64_t		user = (int64_t) (ck_mix64(i) % 30);
+				/* Items never seen before stay unadmitted, in training too. */
+				int64_t		item = i % 4 == 0 ? 1000 + (int64_t) i : (int64_t) (ck_mix64(i + 1) % 200);
+				int64_t		item2 = i % 3 == 0 ? (int64_t) (ck_mix64(i + 2) % 200) : -1;
+				double		predicted = step(&f, false, 0, user, item, item2);
+
+				differ += predicted != step(&f, true, (double) (i % 2), user, item, item2);
+			}
+			CHECK(differ == 0, "dim %u, %d layers: %d predictions differ from training's",
+				  dims[d], layers, differ);
+			fixture_free(&f);
+		}
+}
+
 /* Unadmitted IDs neither score nor learn; admitted ones do. */
 static void
 test_unadmitted_contribute_nothing(void)
@@ -503,6 +544,7 @@ main(void)
 	test_sparse_optimizers();
 	test_reproducible();
 	test_predict_is_read_only();
+	test_predict_matches_training();
 	test_unadmitted_contribute_nothing();
 	test_pooling();
 	test_gradient();
