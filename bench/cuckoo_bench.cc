@@ -85,7 +85,7 @@ struct Ours
 	}
 	const CoreEnv *env() const { return &heap.env; }
 
-	// As model.c's resolve_entries: shared lock, exclusive only to make room.
+	// As model.c's admit_entries: shared lock, exclusive only to make room.
 	void insert(uint64_t key)
 	{
 		CuckooEntry *e;

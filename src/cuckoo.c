@@ -145,6 +145,17 @@ slot_ref(const CuckooBucket *b, int slot)
 	return __atomic_load_n(&b->ref[slot], __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Empties a slot, its tag too, so that no lookup takes it for a candidate;
+ * table lock exclusive, so no lookup reads it meanwhile.
+ */
+static inline void
+slot_clear(CuckooBucket *b, int slot)
+{
+	__atomic_store_n(&b->ref[slot], 0, __ATOMIC_RELEASE);
+	b->tag[slot] = 0;
+}
+
 /* Publishes a filled entry in an empty slot: tag first, reference last. */
 static inline void
 slot_set(CuckooBucket *b, int slot, uint16_t tag, uint32_t ref)
@@ -318,13 +329,15 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 		return NULL;
 
 	/*
-	 * Usually one slot of the two has the key's tag: its entry is read with
-	 * no branch on which bucket holds it, which the processor could not
-	 * predict.  Only a tag shared by chance needs every candidate checked.
+	 * Usually one slot of the two buckets has the key's tag.  Its bucket is
+	 * chosen by masks, not by a branch on which bucket holds the key, which
+	 * the processor could not predict.  Only a tag shared by chance needs
+	 * every candidate checked.
 	 */
 	{
-		const CuckooBucket *b = m1 != 0 ? &buckets[b1] : &buckets[b2];
-		uint32_t	ref = slot_ref(b, __builtin_ctzll(m1 != 0 ? m1 : m2) / 16);
+		uint64_t	in_second = -(uint64_t) (m1 == 0);	/* all ones or zero */
+		const CuckooBucket *b = &buckets[b1 ^ ((b1 ^ b2) & in_second)];
+		uint32_t	ref = slot_ref(b, __builtin_ctzll(m1 | (m2 & in_second)) / 16);
 
 		if (ref != 0 && (e = entry_fetch(t, env, v, ref))->key == key)
 			return e;
@@ -577,7 +590,7 @@ cuckoo_make_room(CuckooBucket *buckets, uint64_t mask,
 					CuckooBucket *src = &buckets[queue[from_index].bucket];
 
 					slot_set(&buckets[to], to_slot, src->tag[from_slot], src->ref[from_slot]);
-					__atomic_store_n(&src->ref[from_slot], 0, __ATOMIC_RELEASE);
+					slot_clear(src, from_slot);
 					if (queue[from_index].parent < 0)
 					{
 						*slot = from_slot;
@@ -667,7 +680,7 @@ slot_remove(CuckooTable *t, const CoreEnv *env, CuckooBucket *b, int slot)
 {
 	uint32_t	ref = b->ref[slot];
 
-	__atomic_store_n(&b->ref[slot], 0, __ATOMIC_RELEASE);
+	slot_clear(b, slot);
 	arena_put(t, env, ref);
 	__atomic_sub_fetch(&t->live, 1, __ATOMIC_RELAXED);
 }

@@ -7,8 +7,9 @@
  * Layout.  Entries live in an arena of equal-sized chunks and are named by a
  * 32-bit reference (1-based; 0 means "no entry").  The index is an array of
  * buckets of CK_SLOTS slots; a slot holds a 16-bit tag of the key's hash and
- * the entry reference, so the index costs 6 bytes a slot and a lookup touches
- * one bucket, rarely two, then the entry itself to confirm the full key.  A
+ * the entry reference, so the index costs 6 bytes a slot and a lookup reads
+ * the tags of a key's two buckets, then the one entry whose tag matches to
+ * confirm the full key.  A
  * key may sit in its primary bucket or in the alternate bucket derived from
  * the primary and the tag (partial-key cuckoo hashing), so entries can be
  * moved along eviction paths without reading them.

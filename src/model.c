@@ -451,8 +451,8 @@ pool_slot(const Model *m, const Example *ex, CuckooEntry *const *entries, uint32
  * The FM's part of the logit: the bias, the slots' pooled first-order
  * weights and the pairwise inner products of their pooled embeddings, which
  * have dim floats.  Leaves each slot's count and pooled weight in the
- * scratch and, with keep_input, its pooled embedding; otherwise it reads the
- * embeddings where they lie and copies nothing.
+ * scratch and, with keep_input, its pooled embedding; otherwise a slot's one
+ * embedding is read where it lies, not copied.
  */
 MODEL_INLINE double
 fm_logit(const Model *m, const Example *ex, ModelWork *work, bool keep_input, uint32_t dim)
@@ -483,7 +483,11 @@ fm_logit(const Model *m, const Example *ex, ModelWork *work, bool keep_input, ui
 			continue;
 		}
 		if (keep_input && v != ps)
+		{
+			/* One read of the shared embedding, which other steps may move. */
 			memcpy(ps, v, dim * sizeof(float));
+			v = ps;
+		}
 		add_into(sum, v, dim);
 		self += dot(v, v, dim);
 	}
@@ -493,8 +497,8 @@ fm_logit(const Model *m, const Example *ex, ModelWork *work, bool keep_input, ui
 
 /*
  * Logit of the example from its resolved entries.  For training, it leaves
- * in work what the backward pass needs; a prediction of a plain FM copies no
- * embedding.
+ * in work what the backward pass needs; a prediction of a plain FM copies
+ * only the embeddings it must average.
  */
 static double
 forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work,
@@ -540,8 +544,8 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work,
 
 /*
  * One form for every x, with no branch on its sign that a stream of mixed
- * scores would mispredict: exp(-x) overflows to infinity only where the
- * result is 0 anyway.
+ * scores would mispredict.  Below x = -709, where exp(-x) overflows, it gives
+ * 0 for a probability under 1e-308.
  */
 static double
 sigmoid(double x)
@@ -655,7 +659,7 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 		admit_entries(m, env, ex, now, work);
 	else
 		find_entries(m, env, ex, work);
-	logit = forward(m, env, ex, work, true);
+	logit = forward(m, env, ex, work, step);
 	step = step && isfinite(logit);
 	if (step)
 		backward(m, env, ex, work, (float) (sigmoid(logit) - label), now);

@@ -227,16 +227,17 @@ test_predict_is_read_only(void)
 
 /*
  * A prediction is the one a training step makes before its update, to the
- * bit: for widths with unrolled loops (8) and without (5, with a tail), for
- * the FM, which reads embeddings in place, and the DeepFM, which pools them
- * into its input; with one admitted ID in a slot, two, one of each, or none.
+ * bit: for widths with unrolled loops (8, 16) and without (5, with a tail),
+ * for the FM, which reads embeddings in place, and the DeepFM, which pools
+ * them into its input, both with a numeric feature; with one admitted ID in
+ * a slot, two, one of each, or none.
  */
 static void
 test_predict_matches_training(void)
 {
-	const uint32_t dims[] = {DIM, 5};
+	const uint32_t dims[] = {DIM, 16, 5};
 
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 3; d++)
 		for (int layers = 0; layers <= 1; layers++)
 		{
 			Fixture		f;
@@ -244,6 +245,7 @@ test_predict_matches_training(void)
 			int			differ = 0;
 
 			c.dim = dims[d];
+			c.n_numeric = 1;
 			c.n_layers = (uint32_t) layers;
 			c.width[0] = 4;
 			fixture_init(&f, &c, 2);
@@ -256,7 +258,10 @@ test_predict_matches_training(void)
 				/* Items never seen before stay unadmitted, in training too. */
 				int64_t		item = i % 4 == 0 ? 1000 + (int64_t) i : (int64_t) (ck_mix64(i + 1) % 200);
 				int64_t		item2 = i % 3 == 0 ? (int64_t) (ck_mix64(i + 2) % 200) : -1;
-				double		predicted = step(&f, false, 0, user, item, item2);
+				double		predicted;
+
+				f.numeric[0] = (float) (i % 5) * 0.25f;
+				predicted = step(&f, false, 0, user, item, item2);
 
 				differ += predicted != step(&f, true, (double) (i % 2), user, item, item2);
 			}
