@@ -96,6 +96,7 @@ buckets_in_view(const CuckooTable *t, const CoreEnv *env, CuckooView *v)
 	{
 		v->buckets = env->address(env->mem_ctx, t->buckets);
 		v->buckets_handle = t->buckets;
+		v->bucket_log2 = t->bucket_log2;
 	}
 	return (CuckooBucket *) v->buckets;
 }
@@ -346,6 +347,68 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 		bucket_find(t, env, v, &buckets[b2], tag, key, &e) >= 0)
 		return e;
 	return NULL;
+}
+
+/*
+ * Finds a key's entry without the table lock, between the env's read_begin
+ * and read_end, through this process's view alone; false when the view
+ * cannot tell (an address not cached yet, or a table changed since it was
+ * cached), and the lookup must be made under the lock.  t is the table in
+ * shared memory, read without the lock: a writer may free what it names
+ * meanwhile, and the memory is then still readable but may hold anything.
+ * So every size and address comes from shape, a copy of t taken while t was
+ * known to exist, and from the view, and an entry found means something only
+ * if read_end then confirms that no writer came.
+ */
+bool
+ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *env,
+				 uint64_t key, CuckooEntry **entry)
+{
+	const CuckooView *v = env->view;
+	uint64_t	h = ck_mix64(key);
+	uint16_t	tag = key_tag(h);
+	uint64_t	mask;
+	uint64_t	b1;
+	uint64_t	b2;
+	const CuckooBucket *buckets;
+	uint64_t	m1;
+	uint64_t	m2;
+	uint64_t	in_second;
+	uint32_t	ref;
+	uint32_t	c;
+	CuckooEntry *e;
+
+	if (v == NULL || v->buckets == NULL ||
+		__atomic_load_n(&t->frees, __ATOMIC_RELAXED) != v->frees ||
+		__atomic_load_n(&t->buckets, __ATOMIC_RELAXED) != v->buckets_handle)
+		return false;
+	buckets = v->buckets;
+	mask = ((uint64_t) 1 << v->bucket_log2) - 1;
+	b1 = h & mask;
+	b2 = alt_bucket(b1, tag, mask);
+	__builtin_prefetch(&buckets[b2]);
+	m1 = tag_matches(&buckets[b1], tag);
+	m2 = tag_matches(&buckets[b2], tag);
+	if (m1 == 0 && m2 == 0)
+	{
+		*entry = NULL;
+		return true;
+	}
+	/* The one likely candidate, chosen as ck_find chooses it; any doubt goes to the lock. */
+	in_second = -(uint64_t) (m1 == 0);
+	ref = slot_ref(&buckets[b1 ^ ((b1 ^ b2) & in_second)],
+				   __builtin_ctzll(m1 | (m2 & in_second)) / 16);
+	c = (ref - 1) >> shape->config.chunk_log2;
+	if (ref == 0 || c >= CK_VIEW_CHUNKS || v->chunks[c] == NULL)
+		return false;
+	e = (CuckooEntry *) ((char *) v->chunks[c] +
+						 (size_t) ((ref - 1) & ((1u << shape->config.chunk_log2) - 1)) * shape->entry_size);
+	for (uint32_t off = 64; off < shape->entry_size; off += 64)
+		__builtin_prefetch((const char *) e + off);
+	if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != key)
+		return false;
+	*entry = e;
+	return true;
 }
 
 /* Records a sighting of an entry: it is fresh, counted and due for sync. */

@@ -28,6 +28,11 @@
  *	  twice.  Readers take no stripe lock: an inserter fills the entry first
  *	  and publishes its reference last (release/acquire).
  *	- CK_LOCK_ARENA, innermost: the free list and the arena's bump pointer.
+ *	- No lock, for ck_find_unlocked: a lookup between the env's read_begin and
+ *	  read_end, whose answer holds only if read_end confirms that nobody took
+ *	  CK_LOCK_TABLE exclusive meanwhile.  It works from a process's copies of
+ *	  addresses and sizes, never from ones read then, since the exclusive
+ *	  holders are the only ones who move, remove or free anything.
  *	Values themselves are updated without locks (Hogwild): two training steps
  *	may race on a float, never on which key an entry belongs to.
  */
@@ -120,6 +125,7 @@ typedef struct CuckooView
 {
 	MemHandle	buckets_handle;
 	void	   *buckets;
+	uint32_t	bucket_log2;	/* the size of the array at buckets */
 	uint64_t	frees;			/* the table's frees when this was filled */
 	void	   *chunks[CK_VIEW_CHUNKS];	/* NULL until first used */
 } CuckooView;
@@ -155,6 +161,13 @@ extern CuckooResult ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_
 									 uint32_t now, const CuckooValueInit *init,
 									 CuckooEntry **entry);
 extern void ck_touch(CuckooEntry *entry, uint32_t now);
+
+/*
+ * Without the table lock, between the env's read_begin and read_end: see
+ * ck_find_unlocked in cuckoo.c.
+ */
+extern bool ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape,
+							 const CoreEnv *env, uint64_t key, CuckooEntry **entry);
 
 /* Table lock held exclusive. */
 extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key,

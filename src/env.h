@@ -38,6 +38,18 @@ typedef struct CoreEnv
 
 	/* Where handles are not addresses: this process's cache of one table's. */
 	struct CuckooView *view;
+
+	/*
+	 * Optional (NULL: none), reads without the table lock, as under a
+	 * sequence lock: a writer is whoever holds the table lock exclusive.
+	 * read_begin gives a token, or false while a writer is at work; read_end
+	 * says whether no writer has come since the token was given.  An env that
+	 * offers them keeps memory that others free readable by this process
+	 * until it next calls alloc, free or address itself, as a DSA area keeps
+	 * its segments mapped: an unlocked read may still be looking at it.
+	 */
+	bool		(*read_begin) (void *lock_ctx, uint64_t *token);
+	bool		(*read_end) (void *lock_ctx, uint64_t token);
 } CoreEnv;
 
 /* This process's address of an allocation; inline where handles are addresses. */

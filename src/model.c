@@ -455,7 +455,8 @@ pool_slot(const Model *m, const Example *ex, CuckooEntry *const *entries, uint32
  * embedding is read where it lies, not copied.
  */
 MODEL_INLINE double
-fm_logit(const Model *m, const Example *ex, ModelWork *work, bool keep_input, uint32_t dim)
+fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool keep_input,
+		 uint32_t dim)
 {
 	const ScratchLayout *sl = &m->scratch;
 	/* Separate parts of the scratch: restrict lets the loops over them vectorize. */
@@ -464,7 +465,7 @@ fm_logit(const Model *m, const Example *ex, ModelWork *work, bool keep_input, ui
 	float	   *restrict pooled_weight = work->floats + sl->pooled_weight;
 	float	   *restrict count = work->floats + sl->count;
 	float		self = 0;		/* sum over slots of |v_s|^2 */
-	double		logit = m->bias[0];
+	double		logit = bias;
 
 	memset(sum, 0, dim * sizeof(float));
 	for (uint32_t s = 0; s < m->config.n_slots; s++)
@@ -496,12 +497,13 @@ fm_logit(const Model *m, const Example *ex, ModelWork *work, bool keep_input, ui
 }
 
 /*
- * Logit of the example from its resolved entries.  For training, it leaves
- * in work what the backward pass needs; a prediction of a plain FM copies
- * only the embeddings it must average.
+ * Logit of the example from its resolved entries, m giving the model's sizes
+ * and configuration, with its bias and dense weights as given.  For training,
+ * it leaves in work what the backward pass needs; a prediction of a plain FM
+ * copies only the embeddings it must average.
  */
 static double
-forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work,
+forward(const Model *m, double bias, const float *dense, const Example *ex, ModelWork *work,
 		bool training)
 {
 	const ModelConfig *c = &m->config;
@@ -514,25 +516,23 @@ forward(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work,
 	switch (c->dim)
 	{
 		case 8:
-			logit = fm_logit(m, ex, work, keep_input, 8);
+			logit = fm_logit(m, bias, ex, work, keep_input, 8);
 			break;
 		case 16:
-			logit = fm_logit(m, ex, work, keep_input, 16);
+			logit = fm_logit(m, bias, ex, work, keep_input, 16);
 			break;
 		case 32:
-			logit = fm_logit(m, ex, work, keep_input, 32);
+			logit = fm_logit(m, bias, ex, work, keep_input, 32);
 			break;
 		case 64:
-			logit = fm_logit(m, ex, work, keep_input, 64);
+			logit = fm_logit(m, bias, ex, work, keep_input, 64);
 			break;
 		default:
-			logit = fm_logit(m, ex, work, keep_input, c->dim);
+			logit = fm_logit(m, bias, ex, work, keep_input, c->dim);
 			break;
 	}
 	if (m->dense_params > 0)
 	{
-		const float *dense = env_address(env, m->dense);
-
 		logit += dot(dense, ex->numeric, c->n_numeric);
 		if (keep_input)
 			memcpy(input + (size_t) c->n_slots * c->dim, ex->numeric, c->n_numeric * sizeof(float));
@@ -659,7 +659,7 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 		admit_entries(m, env, ex, now, work);
 	else
 		find_entries(m, env, ex, work);
-	logit = forward(m, env, ex, work, step);
+	logit = forward(m, m->bias[0], model_dense(m, env), ex, work, step);
 	step = step && isfinite(logit);
 	if (step)
 		backward(m, env, ex, work, (float) (sigmoid(logit) - label), now);
@@ -669,15 +669,57 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 	return isfinite(logit) ? corrected(m, logit) : NAN;
 }
 
-/* Probability of a positive label, without touching the model; NaN if diverged. */
+/*
+ * Looks up every key of the example without the table lock, through the
+ * env's view (see ck_find_unlocked); false if any lookup needs the lock.
+ */
+static bool
+find_entries_unlocked(const Model *m, const Model *shape, const CoreEnv *env,
+					  const Example *ex, ModelWork *work)
+{
+	uint32_t	n_keys = ex->slot_end[shape->config.n_slots - 1];
+
+	for (uint32_t k = 0; k < n_keys; k++)
+		if (!ck_find_unlocked(&m->table, &shape->table, env, table_key(shape, ex, k),
+							  &work->entries[k]))
+			return false;
+	return true;
+}
+
+/* Copies what an unlocked prediction needs; m must be kept from being freed meanwhile. */
+void
+model_snapshot(ModelSnapshot *snap, const Model *m, const CoreEnv *env)
+{
+	snap->shape = *m;
+	snap->dense = model_dense(m, env);
+}
+
+/*
+ * Probability of a positive label, without touching the model; NaN if
+ * diverged.  Given a snapshot and an env that offers unlocked reads, it reads
+ * the model without the table lock, whose two atomic operations would cost a
+ * served row more than the lookups: sizes and addresses from the snapshot
+ * and the view, parameters from shared memory, and the answer only if no
+ * writer came meanwhile.  Otherwise, or if the view cannot answer, it reads
+ * under the lock, whose taking checks that the model still exists.
+ */
 double
-model_predict(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
+model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env, const Example *ex,
+			  ModelWork *work)
 {
 	double		logit;
+	uint64_t	token;
 
+	if (snap != NULL && env->read_begin != NULL && env->read_begin(env->lock_ctx, &token) &&
+		find_entries_unlocked(m, &snap->shape, env, ex, work))
+	{
+		logit = forward(&snap->shape, m->bias[0], snap->dense, ex, work, false);
+		if (env->read_end(env->lock_ctx, token))
+			return isfinite(logit) ? corrected(&snap->shape, logit) : NAN;
+	}
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	find_entries(m, env, ex, work);
-	logit = forward(m, env, ex, work, false);
+	logit = forward(m, m->bias[0], model_dense(m, env), ex, work, false);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	return isfinite(logit) ? corrected(m, logit) : NAN;
 }

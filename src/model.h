@@ -22,7 +22,9 @@
  * Locking: a step holds the table lock shared (see cuckoo.h) from lookup
  * through update, so the entries it reads stay valid; it takes the lock
  * exclusive only briefly when an admitted key needs room made.  Dense
- * weights are updated without a lock, like entry values (Hogwild).
+ * weights are updated without a lock, like entry values (Hogwild).  A
+ * prediction may read without the lock, as under a sequence lock, where the
+ * env offers it (see model_predict and ck_find_unlocked).
  */
 #ifndef MONOLITH_MODEL_H
 #define MONOLITH_MODEL_H
@@ -105,6 +107,18 @@ typedef struct ModelWork
 	float	   *floats;
 } ModelWork;
 
+/*
+ * A process's copy of a model, taken while the model was known to exist, for
+ * predictions without the table lock (model_predict): they take every size
+ * and address from it, none from shared memory, which a writer may free and
+ * reuse under them.  Only what never changes in a model is read from it.
+ */
+typedef struct ModelSnapshot
+{
+	Model		shape;
+	const float *dense;			/* this process's address of the dense weights */
+} ModelSnapshot;
+
 extern uint64_t model_dense_param_count(const ModelConfig *config);
 extern size_t model_work_floats(const ModelConfig *config);
 extern bool model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
@@ -115,8 +129,9 @@ extern uint64_t model_memory_bytes(const Model *m);
 /* Both return the (corrected) probability predicted before any update. */
 extern double model_train(Model *m, const CoreEnv *env, const Example *ex,
 						  double label, uint32_t now, ModelWork *work);
-extern double model_predict(Model *m, const CoreEnv *env, const Example *ex,
-							ModelWork *work);
+extern void model_snapshot(ModelSnapshot *snap, const Model *m, const CoreEnv *env);
+extern double model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env,
+							const Example *ex, ModelWork *work);
 
 /* The dense weights, for tests and snapshots. */
 extern float *model_dense(const Model *m, const CoreEnv *env);

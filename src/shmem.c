@@ -18,6 +18,15 @@
  *	  backend checks the entry's generation right after taking it: destroying
  *	  a model takes it exclusive and bumps the generation, so a state seen
  *	  under the table lock with the right generation is never freed under it.
+ *	- ModelSlot.write_seq is odd while anyone holds the table lock exclusive,
+ *	  and grows by one when it is taken and when it is released: a sequence
+ *	  lock, for the core's reads without the table lock (env read_begin and
+ *	  read_end).  It is set only under the exclusive table lock.  An error
+ *	  inside the exclusive section leaves it odd, which only sends readers to
+ *	  the lock until the next exclusive holder makes it even again.  Such a
+ *	  reader may read a state freed under it: the DSA area keeps the memory
+ *	  mapped in this process until this process next calls into it, which a
+ *	  reader does not do before read_end tells it to discard what it read.
  *	- ModelState.locks are the core's arena and stripe locks, taken only
  *	  under the table lock.
  */
@@ -39,6 +48,7 @@
 typedef struct ModelSlot
 {
 	LWLock		table_lock;
+	pg_atomic_uint32 write_seq;
 	bool		in_use;
 	Oid			dboid;
 	int64		model_id;
@@ -133,6 +143,7 @@ monolith_shmem_startup(void)
 		for (int i = 0; i < monolith_max_models; i++)
 		{
 			LWLockInitialize(&shared->models[i].table_lock, shared->model_lock_tranche);
+			pg_atomic_init_u32(&shared->models[i].write_seq, 0);
 			shared->models[i].in_use = false;
 		}
 		created = dsa_create_in_place((char *) shared + shared->dsa_offset,
@@ -219,18 +230,42 @@ model_lwlock(const ModelHandle *h, uint32_t id)
 	return &((ModelState *) ((char *) h->model - offsetof(ModelState, model)))->locks[id - 1];
 }
 
+/* Takes a table lock exclusive, making its slot's write_seq odd. */
+static void
+table_lock_exclusive(ModelSlot *slot)
+{
+	LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
+	/* A full barrier each: the odd value is seen before any write under the lock. */
+	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) | 1);
+	pg_memory_barrier();
+}
+
+/* Releases an exclusive table lock, making write_seq even and new. */
+static void
+table_unlock_exclusive(ModelSlot *slot)
+{
+	pg_memory_barrier();
+	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) + 1);
+	LWLockRelease(&slot->table_lock);
+}
+
 /* CoreEnv locks; taking the table lock checks the model still exists. */
 static void
 model_lock(void *ctx, uint32_t id, bool exclusive)
 {
 	ModelHandle *h = ctx;
 	ModelSlot  *slot = &shared->models[h->registry_index];
-	LWLock	   *lock = model_lwlock(h, id);
 
-	LWLockAcquire(lock, exclusive ? LW_EXCLUSIVE : LW_SHARED);
+	if (id == CK_LOCK_TABLE && exclusive)
+		table_lock_exclusive(slot);
+	else
+		LWLockAcquire(model_lwlock(h, id), exclusive ? LW_EXCLUSIVE : LW_SHARED);
 	if (id == CK_LOCK_TABLE && slot->generation != h->generation)
 	{
-		LWLockRelease(lock);
+		if (exclusive)
+			table_unlock_exclusive(slot);
+		else
+			LWLockRelease(&slot->table_lock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" was dropped", h->def.name)));
@@ -240,7 +275,43 @@ model_lock(void *ctx, uint32_t id, bool exclusive)
 static void
 model_unlock(void *ctx, uint32_t id)
 {
-	LWLockRelease(model_lwlock(ctx, id));
+	ModelHandle *h = ctx;
+	LWLock	   *lock = model_lwlock(h, id);
+
+	if (id == CK_LOCK_TABLE && LWLockHeldByMeInMode(lock, LW_EXCLUSIVE))
+		table_unlock_exclusive(&shared->models[h->registry_index]);
+	else
+		LWLockRelease(lock);
+}
+
+/*
+ * CoreEnv unlocked reads (see the locking rules above): a token, unless a
+ * writer is at work or the model is no longer the handle's.
+ */
+static bool
+model_read_begin(void *ctx, uint64_t *token)
+{
+	ModelHandle *h = ctx;
+	ModelSlot  *slot = &shared->models[h->registry_index];
+	uint32		seq = pg_atomic_read_u32(&slot->write_seq);
+
+	/* The model's memory is read only after its generation is seen to match. */
+	pg_read_barrier();
+	if ((seq & 1) != 0 || slot->generation != h->generation)
+		return false;
+	*token = seq;
+	return true;
+}
+
+/* Whether no writer came, nor the model was dropped, since the token. */
+static bool
+model_read_end(void *ctx, uint64_t token)
+{
+	ModelHandle *h = ctx;
+	ModelSlot  *slot = &shared->models[h->registry_index];
+
+	pg_read_barrier();
+	return pg_atomic_read_u32(&slot->write_seq) == token && slot->generation == h->generation;
 }
 
 static void
@@ -253,7 +324,7 @@ handle_bind(ModelHandle *h, int index)
 	h->model = &((ModelState *) dsa_get_address(area, slot->state))->model;
 	h->env = (CoreEnv) {
 		NULL, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
-		h, model_lock, model_unlock, &h->view
+		h, model_lock, model_unlock, &h->view, model_read_begin, model_read_end
 	};
 	ck_view_reset(&h->view);
 }
@@ -440,6 +511,8 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 	}
 	handle_bind(h, index);
 	matches = memcmp(&expected, &h->model->config, sizeof(ModelConfig)) == 0;
+	/* The registry lock keeps the model from being freed while it is copied. */
+	model_snapshot(&h->snapshot, h->model, &h->env);
 	LWLockRelease(shared->lock);
 	if (!matches)
 		ereport(ERROR,
@@ -471,13 +544,13 @@ shmem_release_model(Oid dboid, int64 model_id)
 			(model_id != MODEL_ID_ALL && slot->model_id != model_id))
 			continue;
 		handle_bind(&h, i);
-		LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
+		table_lock_exclusive(slot);
 		slot->in_use = false;
 		slot->generation = shared->next_generation++;
 		model_destroy(h.model, &h.env);
 		dsa_free(area, slot->state);
 		slot->state = InvalidDsaPointer;
-		LWLockRelease(&slot->table_lock);
+		table_unlock_exclusive(slot);
 	}
 	LWLockRelease(shared->lock);
 }

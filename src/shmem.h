@@ -49,6 +49,7 @@ typedef struct ModelHandle
 	Model	   *model;			/* this backend's address of the state */
 	CoreEnv		env;
 	CuckooView	view;			/* this backend's addresses of the table */
+	ModelSnapshot snapshot;		/* for predictions without the table lock */
 } ModelHandle;
 
 /* Figures of one live model, for monolith.models. */

@@ -186,7 +186,8 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 	p = require_prediction(def, pass->train ?
 						   model_train(pass->handle.model, &pass->handle.env, &ex, label,
 									   pass->now, &work) :
-						   model_predict(pass->handle.model, &pass->handle.env, &ex, &work));
+						   model_predict(pass->handle.model, &pass->handle.snapshot,
+										 &pass->handle.env, &ex, &work));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass->row_context);
 

@@ -142,8 +142,8 @@ monolith_score(PG_FUNCTION_ARGS)
 	Example		ex = model_call_example(fcinfo, call, &work);
 
 	PG_RETURN_FLOAT8(require_prediction(&call->handle.def,
-										model_predict(call->handle.model, &call->handle.env,
-													  &ex, &work)));
+										model_predict(call->handle.model, &call->handle.snapshot,
+													  &call->handle.env, &ex, &work)));
 }
 
 /* monolith.expire(model, older_than): removes IDs not seen for that long. */

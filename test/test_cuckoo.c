@@ -439,6 +439,63 @@ test_touched_and_scan(void)
 	close_table(&h, &t);
 }
 
+/*
+ * Lookups without the table lock answer as locked ones do once the view
+ * holds the table's addresses, never with a wrong entry, and decline, for
+ * the lock, once the table has freed anything (here the index it outgrew).
+ */
+static void
+test_find_unlocked(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooTable shape;
+	CuckooConfig c;
+	CuckooEntry *e;
+	const uint64_t n = 4000;
+	uint64_t	answered = 0;
+	uint64_t	wrong = 0;
+	uint64_t	absent_answered = 0;
+
+	small_config(&c);
+	heap_env_init(&h, CK_LOCK_STRIPE0 + c.n_stripes, 0);
+	heap_env_use_view(&h);
+	heap_env_allow_unlocked_reads(&h);
+	CHECK(ck_init(&t, &h.env, &c), "init");
+	for (uint64_t i = 0; i < n; i++)
+		put(&t, &h.env, key_of(i), 1);
+	/* Locked lookups fill the view. */
+	for (uint64_t i = 0; i < n; i++)
+		ck_find(&t, &h.env, key_of(i));
+	shape = t;
+	for (uint64_t i = 0; i < n; i++)
+		if (ck_find_unlocked(&t, &shape, &h.env, key_of(i), &e))
+		{
+			answered++;
+			wrong += e != ck_find(&t, &h.env, key_of(i));
+		}
+	for (uint64_t i = n; i < 2 * n; i++)
+		if (ck_find_unlocked(&t, &shape, &h.env, key_of(i), &e))
+		{
+			absent_answered++;
+			wrong += e != NULL;
+		}
+	CHECK(wrong == 0, "%lu unlocked lookups gave a wrong entry", (unsigned long) wrong);
+	CHECK(answered >= n * 99 / 100, "only %lu of %lu present keys answered without the lock",
+		  (unsigned long) answered, (unsigned long) n);
+	CHECK(absent_answered >= n * 9 / 10, "only %lu of %lu absent keys answered without the lock",
+		  (unsigned long) absent_answered, (unsigned long) n);
+
+	/* Growing the index frees the old one: the view is stale until a locked lookup. */
+	for (uint64_t i = n; i < 4 * n; i++)
+		put(&t, &h.env, key_of(i), 1);
+	CHECK(!ck_find_unlocked(&t, &shape, &h.env, key_of(1), &e), "answered from a stale view");
+	ck_find(&t, &h.env, key_of(1));
+	CHECK(ck_find_unlocked(&t, &shape, &h.env, key_of(1), &e) &&
+		  e == ck_find(&t, &h.env, key_of(1)), "a refreshed view answers again");
+	close_table(&h, &t);
+}
+
 typedef struct ThreadArg
 {
 	CuckooTable *t;
@@ -530,6 +587,7 @@ main(void)
 	test_memory_cap_evicts_oldest();
 	test_touched_and_scan();
 	test_concurrent_inserts();
+	test_find_unlocked();
 
 	/*
 	 * Growth, deletes, eviction and the randomized run again, with handles

@@ -6,6 +6,7 @@
  *		and calibration under negative sampling.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ typedef struct Fixture
 {
 	HeapEnv		heap;
 	Model		model;
+	ModelSnapshot snapshot;
 	CuckooEntry *entries[16];
 	float	   *floats;
 	ModelWork	work;
@@ -45,15 +47,45 @@ fm_config(uint64_t seed)
 	return c;
 }
 
+/* Whether fixtures' envs offer reads without the table lock, through a view. */
+static bool unlocked_reads;
+
+/* Predictions answered without the table lock, and the env's own read_end. */
+static uint64_t unlocked_answers;
+static bool (*env_read_end) (void *lock_ctx, uint64_t token);
+
+static bool
+counting_read_end(void *lock_ctx, uint64_t token)
+{
+	bool		unchanged = env_read_end(lock_ctx, token);
+
+	if (unchanged)
+		__atomic_add_fetch(&unlocked_answers, 1, __ATOMIC_RELAXED);
+	return unchanged;
+}
+
+/* Makes an env offer unlocked reads through a view, counting their answers. */
+static void
+allow_unlocked_reads(HeapEnv *h)
+{
+	heap_env_use_view(h);
+	heap_env_allow_unlocked_reads(h);
+	env_read_end = h->env.read_end;
+	h->env.read_end = counting_read_end;
+}
+
 static void
 fixture_init(Fixture *f, const ModelConfig *config, uint32_t min_count)
 {
 	CuckooConfig c;
 
 	heap_env_init(&f->heap, CK_LOCK_STRIPE0 + 64, 0);
+	if (unlocked_reads)
+		allow_unlocked_reads(&f->heap);
 	ck_default_config(&c, 0);
 	c.admission.min_count = min_count;
 	CHECK(model_init(&f->model, &f->heap.env, config, &c), "model_init");
+	model_snapshot(&f->snapshot, &f->model, &f->heap.env);
 	f->floats = calloc(model_work_floats(config), sizeof(float));
 	f->work = (ModelWork) {f->entries, f->floats};
 	memset(f->numeric, 0, sizeof(f->numeric));
@@ -76,7 +108,7 @@ step(Fixture *f, bool train, double label, int64_t user, int64_t item, int64_t i
 	Example		ex = {keys, slot_end, f->numeric};
 
 	return train ? model_train(&f->model, &f->heap.env, &ex, label, 1, &f->work)
-		: model_predict(&f->model, &f->heap.env, &ex, &f->work);
+		: model_predict(&f->model, &f->snapshot, &f->heap.env, &ex, &f->work);
 }
 
 /* Users like items of their own parity: only the interaction can learn it. */
@@ -269,6 +301,97 @@ test_predict_matches_training(void)
 				  dims[d], layers, differ);
 			fixture_free(&f);
 		}
+}
+
+typedef struct Predictor
+{
+	Model	   *model;
+	const ModelSnapshot *snapshot;
+	CoreEnv		env;			/* the shared env with a view of its own */
+	const bool *stop;
+	uint64_t	predictions;
+	uint64_t	invalid;		/* not a probability */
+} Predictor;
+
+/* Predicts known pairs until told to stop, as a scoring backend does. */
+static void *
+predict_until_stopped(void *arg)
+{
+	Predictor  *p = arg;
+	CuckooEntry *entries[4];
+	float	   *floats = calloc(model_work_floats(&p->snapshot->shape.config), sizeof(float));
+	ModelWork	work = {entries, floats};
+	float		numeric[1] = {0};
+
+	for (uint64_t i = 0; !__atomic_load_n(p->stop, __ATOMIC_RELAXED); i++)
+	{
+		uint64_t	keys[2] = {featkey_int(0, (int64_t) (i % 500)), featkey_int(1, (int64_t) (ck_mix64(i) % 3000))};
+		uint32_t	slot_end[SLOTS] = {1, 2};
+		Example		ex = {keys, slot_end, numeric};
+		double		q = model_predict(p->model, p->snapshot, &p->env, &ex, &work);
+
+		p->predictions++;
+		p->invalid += !(q > 0 && q < 1);
+	}
+	free(floats);
+	return NULL;
+}
+
+/*
+ * Predictions without the table lock, made while a trainer grows the index,
+ * evicts at a memory cap and so reuses entries, are always probabilities
+ * (AddressSanitizer watching every read), and many come without the lock.
+ */
+static void
+test_predict_unlocked_under_training(void)
+{
+	HeapEnv		heap;
+	Model		model;
+	ModelSnapshot snapshot;
+	ModelConfig c = fm_config(21);
+	CuckooConfig tc;
+	CuckooEntry *entries[4];
+	float	   *floats = calloc(model_work_floats(&c), sizeof(float));
+	ModelWork	work = {entries, floats};
+	float		numeric[1] = {0};
+	pthread_t	threads[2];
+	Predictor	predictors[2];
+	bool		stop = false;
+
+	heap_env_init(&heap, CK_LOCK_STRIPE0 + 64, 1 << 20);
+	allow_unlocked_reads(&heap);
+	ck_default_config(&tc, 0);
+	CHECK(model_init(&model, &heap.env, &c, &tc), "model_init");
+	model_snapshot(&snapshot, &model, &heap.env);
+	unlocked_answers = 0;
+	for (int t = 0; t < 2; t++)
+	{
+		predictors[t] = (Predictor) {&model, &snapshot, heap.env, &stop, 0, 0};
+		predictors[t].env.view = calloc(1, sizeof(CuckooView));
+		pthread_create(&threads[t], NULL, predict_until_stopped, &predictors[t]);
+	}
+	/* Users and items keep coming: the index grows, then the cap evicts. */
+	for (uint64_t i = 0; i < 60000; i++)
+	{
+		uint64_t	keys[2] = {featkey_int(0, (int64_t) (i % 500)), featkey_int(1, (int64_t) (i % 20000))};
+		uint32_t	slot_end[SLOTS] = {1, 2};
+		Example		ex = {keys, slot_end, numeric};
+
+		model_train(&model, &heap.env, &ex, (double) (i % 2), (uint32_t) i, &work);
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (int t = 0; t < 2; t++)
+	{
+		pthread_join(threads[t], NULL);
+		CHECK(predictors[t].invalid == 0, "%lu of %lu predictions were no probability",
+			  (unsigned long) predictors[t].invalid, (unsigned long) predictors[t].predictions);
+		free(predictors[t].env.view);
+	}
+	CHECK(model.table.evicted > 0, "the cap evicted nothing");
+	CHECK(unlocked_answers > 0, "no prediction was made without the lock");
+	model_destroy(&model, &heap.env);
+	heap_env_free(&heap);
+	free(floats);
 }
 
 /* Unadmitted IDs neither score nor learn; admitted ones do. */
@@ -557,5 +680,20 @@ main(void)
 	test_hash_rows();
 	test_negative_sampling_calibration();
 	test_diverged_takes_no_step();
+	test_predict_unlocked_under_training();
+
+	/*
+	 * Prediction tests again on envs that read without the table lock when
+	 * they can: the answers must be those made under it.
+	 */
+	unlocked_reads = true;
+	unlocked_answers = 0;
+	test_learns();
+	test_predict_is_read_only();
+	test_predict_matches_training();
+	test_pooling();
+	test_hash_rows();
+	test_negative_sampling_calibration();
+	CHECK(unlocked_answers > 0, "no prediction was made without the lock");
 	return unit_finish("test_model");
 }
