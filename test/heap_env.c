@@ -69,8 +69,12 @@ heap_lock(void *ctx, uint32_t id, bool exclusive)
 											__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			{
 				if (id == CK_LOCK_TABLE)
+				{
+					/* Seen odd before anything written under the lock. */
 					__atomic_store_n(&((HeapEnv *) ctx)->write_seq,
-									 ((HeapEnv *) ctx)->write_seq | 1, __ATOMIC_SEQ_CST);
+									 ((HeapEnv *) ctx)->write_seq | 1, __ATOMIC_RELAXED);
+					__atomic_thread_fence(__ATOMIC_SEQ_CST);
+				}
 				return;
 			}
 		}
@@ -94,7 +98,7 @@ heap_unlock(void *ctx, uint32_t id)
 	{
 		if (id == CK_LOCK_TABLE)
 			__atomic_store_n(&((HeapEnv *) ctx)->write_seq,
-							 ((HeapEnv *) ctx)->write_seq + 1, __ATOMIC_SEQ_CST);
+							 ((HeapEnv *) ctx)->write_seq + 1, __ATOMIC_RELEASE);
 		__atomic_fetch_and(lock, ~HEAP_LOCK_WRITER, __ATOMIC_RELEASE);
 	}
 	else

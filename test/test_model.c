@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,6 +310,7 @@ typedef struct Predictor
 	const ModelSnapshot *snapshot;
 	CoreEnv		env;			/* the shared env with a view of its own */
 	const bool *stop;
+	int64_t		ids;			/* predicts users and items 0 .. ids-1 */
 	uint64_t	predictions;
 	uint64_t	invalid;		/* not a probability */
 } Predictor;
@@ -325,7 +327,8 @@ predict_until_stopped(void *arg)
 
 	for (uint64_t i = 0; !__atomic_load_n(p->stop, __ATOMIC_RELAXED); i++)
 	{
-		uint64_t	keys[2] = {featkey_int(0, (int64_t) (i % 500)), featkey_int(1, (int64_t) (ck_mix64(i) % 3000))};
+		uint64_t	keys[2] = {featkey_int(0, (int64_t) (i % (uint64_t) p->ids)),
+							   featkey_int(1, (int64_t) (ck_mix64(i) % (uint64_t) p->ids))};
 		uint32_t	slot_end[SLOTS] = {1, 2};
 		Example		ex = {keys, slot_end, numeric};
 		double		q = model_predict(p->model, p->snapshot, &p->env, &ex, &work);
@@ -366,7 +369,7 @@ test_predict_unlocked_under_training(void)
 	unlocked_answers = 0;
 	for (int t = 0; t < 2; t++)
 	{
-		predictors[t] = (Predictor) {&model, &snapshot, heap.env, &stop, 0, 0};
+		predictors[t] = (Predictor) {&model, &snapshot, heap.env, &stop, 3000, 0, 0};
 		predictors[t].env.view = calloc(1, sizeof(CuckooView));
 		pthread_create(&threads[t], NULL, predict_until_stopped, &predictors[t]);
 	}
@@ -392,6 +395,102 @@ test_predict_unlocked_under_training(void)
 	model_destroy(&model, &heap.env);
 	heap_env_free(&heap);
 	free(floats);
+}
+
+typedef struct Scribbler
+{
+	Model	   *model;
+	const CoreEnv *env;
+	CuckooEntry **entries;		/* whose first embedding float it spoils */
+	int			n_entries;
+	const bool *stop;
+	uint64_t	rounds;
+} Scribbler;
+
+/*
+ * Holds the table lock exclusive, again and again, with every given entry's
+ * first embedding float NaN, put right before the lock is let go: a writer
+ * whose work no reader may ever see half done.
+ */
+static void *
+scribble_until_stopped(void *arg)
+{
+	Scribbler  *w = arg;
+	float	   *saved = calloc(w->n_entries, sizeof(float));
+
+	while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED))
+	{
+		w->env->lock(w->env->lock_ctx, CK_LOCK_TABLE, true);
+		for (int i = 0; i < w->n_entries; i++)
+		{
+			float	   *e = (float *) CK_VALUE(w->entries[i]) + w->model->embedding_at;
+
+			saved[i] = e[0];
+			__atomic_store_n((uint32_t *) e, 0x7fc00000u, __ATOMIC_RELAXED);	/* NaN */
+		}
+		/* Long enough for readers to be caught in the middle. */
+		for (volatile int spin = 0; spin < 2000; spin++)
+			;
+		for (int i = 0; i < w->n_entries; i++)
+		{
+			float	   *e = (float *) CK_VALUE(w->entries[i]) + w->model->embedding_at;
+			uint32_t	bits;
+
+			memcpy(&bits, &saved[i], sizeof(bits));
+			__atomic_store_n((uint32_t *) e, bits, __ATOMIC_RELAXED);
+		}
+		w->env->unlock(w->env->lock_ctx, CK_LOCK_TABLE);
+		w->rounds++;
+	}
+	free(saved);
+	return NULL;
+}
+
+/*
+ * A prediction made without the lock never keeps what it read while a writer
+ * held the lock exclusive: with a writer that leaves entries NaN inside its
+ * exclusive sections, no prediction is NaN, and many still come unlocked.
+ */
+static void
+test_predict_unlocked_never_sees_writers(void)
+{
+	Fixture		f;
+	ModelConfig c = fm_config(23);
+	CuckooEntry *entries[60];
+	Predictor	predictors[2];
+	Scribbler	scribbler;
+	pthread_t	threads[3];
+	bool		stop = false;
+
+	unlocked_reads = true;
+	fixture_init(&f, &c, 1);
+	unlocked_reads = false;
+	for (int64_t i = 0; i < 3000; i++)
+		step(&f, true, (double) (i % 2), i % 500, i % 3000, -1);
+	for (int i = 0; i < 60; i++)
+		entries[i] = ck_find(&f.model.table, &f.heap.env, featkey_int(i < 30 ? 0 : 1, i % 30));
+	unlocked_answers = 0;
+	scribbler = (Scribbler) {&f.model, &f.heap.env, entries, 60, &stop, 0};
+	for (int t = 0; t < 2; t++)
+	{
+		predictors[t] = (Predictor) {&f.model, &f.snapshot, f.heap.env, &stop, 30, 0, 0};
+		predictors[t].env.view = calloc(1, sizeof(CuckooView));
+		pthread_create(&threads[t], NULL, predict_until_stopped, &predictors[t]);
+	}
+	pthread_create(&threads[2], NULL, scribble_until_stopped, &scribbler);
+	while (__atomic_load_n(&scribbler.rounds, __ATOMIC_RELAXED) < 20000)
+		sched_yield();
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (int t = 0; t < 3; t++)
+		pthread_join(threads[t], NULL);
+	for (int t = 0; t < 2; t++)
+	{
+		CHECK(predictors[t].invalid == 0, "%lu of %lu predictions read a writer's work",
+			  (unsigned long) predictors[t].invalid, (unsigned long) predictors[t].predictions);
+		free(predictors[t].env.view);
+	}
+	CHECK(unlocked_answers > 0, "no prediction was made without the lock");
+	fixture_free(&f);
 }
 
 /* Unadmitted IDs neither score nor learn; admitted ones do. */
@@ -681,6 +780,7 @@ main(void)
 	test_negative_sampling_calibration();
 	test_diverged_takes_no_step();
 	test_predict_unlocked_under_training();
+	test_predict_unlocked_never_sees_writers();
 
 	/*
 	 * Prediction tests again on envs that read without the table lock when
