@@ -15,9 +15,7 @@ TAP_TESTS = 1
 # The core's loops over embeddings vectorize: -fno-math-errno lets sqrtf inline
 # (nothing reads errno), and the cheap cost model accepts loops of unknown length.
 PG_CFLAGS = -std=gnu11 -fno-math-errno -fvect-cost-model=cheap -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-clobbered -Wno-cast-function-type
-# Calls between our own files bind to our own functions at link time: direct
-# calls, not through the PLT on every row.
-SHLIB_LINK = -lm -Wl,-Bsymbolic-functions
+SHLIB_LINK = -lm
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
