@@ -513,24 +513,21 @@ forward(const Model *m, double bias, const float *dense, const Example *ex, Mode
 	double		logit;
 
 	/* The usual widths get loops unrolled for them; any other, generic ones. */
+#define FM_AT_WIDTH(w) \
+	case w: \
+		logit = fm_logit(m, bias, ex, work, keep_input, w); \
+		break;
 	switch (c->dim)
 	{
-		case 8:
-			logit = fm_logit(m, bias, ex, work, keep_input, 8);
-			break;
-		case 16:
-			logit = fm_logit(m, bias, ex, work, keep_input, 16);
-			break;
-		case 32:
-			logit = fm_logit(m, bias, ex, work, keep_input, 32);
-			break;
-		case 64:
-			logit = fm_logit(m, bias, ex, work, keep_input, 64);
-			break;
+			FM_AT_WIDTH(8)
+			FM_AT_WIDTH(16)
+			FM_AT_WIDTH(32)
+			FM_AT_WIDTH(64)
 		default:
 			logit = fm_logit(m, bias, ex, work, keep_input, c->dim);
 			break;
 	}
+#undef FM_AT_WIDTH
 	if (m->dense_params > 0)
 	{
 		logit += dot(dense, ex->numeric, c->n_numeric);
