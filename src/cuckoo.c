@@ -59,6 +59,28 @@ alt_bucket(uint64_t bucket, uint16_t tag, uint64_t mask)
 	return (bucket ^ (((uint64_t) tag + 1) * 0xc6a4a7935bd1e995ull)) & mask;
 }
 
+/* Where a key may sit in an index of 2^bucket_log2 buckets. */
+typedef struct KeyPlace
+{
+	uint64_t	hash;
+	uint16_t	tag;
+	uint64_t	b1;				/* its primary bucket */
+	uint64_t	b2;				/* and its alternate */
+} KeyPlace;
+
+static inline KeyPlace
+key_place(uint64_t key, uint32_t bucket_log2)
+{
+	uint64_t	mask = ((uint64_t) 1 << bucket_log2) - 1;
+	KeyPlace	p;
+
+	p.hash = ck_mix64(key);
+	p.tag = key_tag(p.hash);
+	p.b1 = p.hash & mask;
+	p.b2 = alt_bucket(p.b1, p.tag, mask);
+	return p;
+}
+
 /* Forgets every address a view holds; for a view about to serve another table. */
 void
 ck_view_reset(CuckooView *view)
@@ -307,44 +329,50 @@ bucket_free_slot(const CuckooBucket *b)
 	return -1;
 }
 
+/*
+ * The reference in the slot of a key's two buckets most likely to hold it:
+ * the first slot with the key's tag, in the first bucket that has one, or 0
+ * if that slot is empty.  False when neither bucket has the key's tag, so
+ * that the key is surely absent.  Usually only one slot has the tag; its
+ * bucket is chosen by masks, not by a branch on which bucket holds the key,
+ * which the processor could not predict.
+ */
+CK_HOT bool
+likely_ref(const CuckooBucket *buckets, KeyPlace p, uint32_t *ref)
+{
+	uint64_t	m1;
+	uint64_t	m2;
+	uint64_t	in_second;
+
+	/* Both buckets are known from the hash: fetch them together. */
+	__builtin_prefetch(&buckets[p.b2]);
+	m1 = tag_matches(&buckets[p.b1], p.tag);
+	m2 = tag_matches(&buckets[p.b2], p.tag);
+	if (m1 == 0 && m2 == 0)
+		return false;
+	in_second = -(uint64_t) (m1 == 0);	/* all ones or zero */
+	*ref = slot_ref(&buckets[p.b1 ^ ((p.b1 ^ p.b2) & in_second)],
+					__builtin_ctzll(m1 | (m2 & in_second)) / 16);
+	return true;
+}
+
 /* Finds a key's entry; NULL when absent. */
 CuckooEntry *
 ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
-	uint64_t	h = ck_mix64(key);
-	uint64_t	mask = bucket_mask(t);
-	uint16_t	tag = key_tag(h);
-	uint64_t	b1 = h & mask;
-	uint64_t	b2 = alt_bucket(b1, tag, mask);
+	KeyPlace	p = key_place(key, t->bucket_log2);
 	CuckooView *v = view_of(t, env);
 	CuckooBucket *buckets = buckets_in_view(t, env, v);
-	uint64_t	m1;
-	uint64_t	m2;
+	uint32_t	ref;
 	CuckooEntry *e;
 
-	/* Both buckets are known from the hash: fetch them together. */
-	__builtin_prefetch(&buckets[b2]);
-	m1 = tag_matches(&buckets[b1], tag);
-	m2 = tag_matches(&buckets[b2], tag);
-	if (m1 == 0 && m2 == 0)
+	if (!likely_ref(buckets, p, &ref))
 		return NULL;
-
-	/*
-	 * Usually one slot of the two buckets has the key's tag.  Its bucket is
-	 * chosen by masks, not by a branch on which bucket holds the key, which
-	 * the processor could not predict.  Only a tag shared by chance needs
-	 * every candidate checked.
-	 */
-	{
-		uint64_t	in_second = -(uint64_t) (m1 == 0);	/* all ones or zero */
-		const CuckooBucket *b = &buckets[b1 ^ ((b1 ^ b2) & in_second)];
-		uint32_t	ref = slot_ref(b, __builtin_ctzll(m1 | (m2 & in_second)) / 16);
-
-		if (ref != 0 && (e = entry_fetch(t, env, v, ref))->key == key)
-			return e;
-	}
-	if (bucket_find(t, env, v, &buckets[b1], tag, key, &e) >= 0 ||
-		bucket_find(t, env, v, &buckets[b2], tag, key, &e) >= 0)
+	if (ref != 0 && (e = entry_fetch(t, env, v, ref))->key == key)
+		return e;
+	/* A tag shared by chance: check every candidate. */
+	if (bucket_find(t, env, v, &buckets[p.b1], p.tag, key, &e) >= 0 ||
+		bucket_find(t, env, v, &buckets[p.b2], p.tag, key, &e) >= 0)
 		return e;
 	return NULL;
 }
@@ -364,16 +392,7 @@ bool
 ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *env,
 				 uint64_t key, CuckooEntry **entry)
 {
-	const CuckooView *v = env->view;
-	uint64_t	h = ck_mix64(key);
-	uint16_t	tag = key_tag(h);
-	uint64_t	mask;
-	uint64_t	b1;
-	uint64_t	b2;
-	const CuckooBucket *buckets;
-	uint64_t	m1;
-	uint64_t	m2;
-	uint64_t	in_second;
+	CuckooView *v = env->view;
 	uint32_t	ref;
 	uint32_t	c;
 	CuckooEntry *e;
@@ -382,29 +401,16 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 		__atomic_load_n(&t->frees, __ATOMIC_RELAXED) != v->frees ||
 		__atomic_load_n(&t->buckets, __ATOMIC_RELAXED) != v->buckets_handle)
 		return false;
-	buckets = v->buckets;
-	mask = ((uint64_t) 1 << v->bucket_log2) - 1;
-	b1 = h & mask;
-	b2 = alt_bucket(b1, tag, mask);
-	__builtin_prefetch(&buckets[b2]);
-	m1 = tag_matches(&buckets[b1], tag);
-	m2 = tag_matches(&buckets[b2], tag);
-	if (m1 == 0 && m2 == 0)
+	if (!likely_ref(v->buckets, key_place(key, v->bucket_log2), &ref))
 	{
 		*entry = NULL;
 		return true;
 	}
-	/* The one likely candidate, chosen as ck_find chooses it; any doubt goes to the lock. */
-	in_second = -(uint64_t) (m1 == 0);
-	ref = slot_ref(&buckets[b1 ^ ((b1 ^ b2) & in_second)],
-				   __builtin_ctzll(m1 | (m2 & in_second)) / 16);
+	/* Only the likely candidate, and only at an address cached: any doubt goes to the lock. */
 	c = (ref - 1) >> shape->config.chunk_log2;
 	if (ref == 0 || c >= CK_VIEW_CHUNKS || v->chunks[c] == NULL)
 		return false;
-	e = (CuckooEntry *) ((char *) v->chunks[c] +
-						 (size_t) ((ref - 1) & ((1u << shape->config.chunk_log2) - 1)) * shape->entry_size);
-	for (uint32_t off = 64; off < shape->entry_size; off += 64)
-		__builtin_prefetch((const char *) e + off);
+	e = entry_fetch(shape, env, v, ref);
 	if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != key)
 		return false;
 	*entry = e;
@@ -552,13 +558,9 @@ CuckooResult
 ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 				 const CuckooValueInit *init, CuckooEntry **entry)
 {
-	uint64_t	h = ck_mix64(key);
-	uint64_t	mask = bucket_mask(t);
-	uint16_t	tag = key_tag(h);
-	uint64_t	b1 = h & mask;
-	uint64_t	b2 = alt_bucket(b1, tag, mask);
-	uint32_t	st1 = (uint32_t) (b1 & (t->config.n_stripes - 1));
-	uint32_t	st2 = (uint32_t) (b2 & (t->config.n_stripes - 1));
+	KeyPlace	p = key_place(key, t->bucket_log2);
+	uint32_t	st1 = (uint32_t) (p.b1 & (t->config.n_stripes - 1));
+	uint32_t	st2 = (uint32_t) (p.b2 & (t->config.n_stripes - 1));
 	CuckooBucket *buckets = buckets_of(t, env);
 	CuckooBucket *target;
 	uint32_t	ref;
@@ -567,7 +569,7 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 	*entry = ck_find(t, env, key);
 	if (*entry != NULL)
 		return CK_FOUND;
-	if (!admission_passes(t, env, h))
+	if (!admission_passes(t, env, p.hash))
 		return CK_FILTERED;
 
 	lock_pair(env, st1, st2);
@@ -578,11 +580,11 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 		unlock_pair(env, st1, st2);
 		return CK_FOUND;
 	}
-	target = &buckets[b1];
+	target = &buckets[p.b1];
 	s = bucket_free_slot(target);
 	if (s < 0)
 	{
-		target = &buckets[b2];
+		target = &buckets[p.b2];
 		s = bucket_free_slot(target);
 	}
 	if (s < 0)
@@ -601,7 +603,7 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);
 	(*entry)->meta |= CK_META_LIVE;
-	slot_set(target, s, tag, ref);
+	slot_set(target, s, p.tag, ref);
 	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
 	unlock_pair(env, st1, st2);
 	return CK_INSERTED;
@@ -676,24 +678,20 @@ cuckoo_make_room(CuckooBucket *buckets, uint64_t mask,
 static bool
 index_place(CuckooBucket *buckets, uint32_t bucket_log2, uint64_t key, uint32_t ref)
 {
-	uint64_t	h = ck_mix64(key);
-	uint64_t	mask = ((uint64_t) 1 << bucket_log2) - 1;
-	uint16_t	tag = key_tag(h);
-	uint64_t	b1 = h & mask;
-	uint64_t	b2 = alt_bucket(b1, tag, mask);
-	CuckooBucket *target = &buckets[b1];
+	KeyPlace	p = key_place(key, bucket_log2);
+	CuckooBucket *target = &buckets[p.b1];
 	int			s = bucket_free_slot(target);
 
 	if (s < 0)
 	{
-		target = &buckets[b2];
+		target = &buckets[p.b2];
 		s = bucket_free_slot(target);
 	}
 	if (s < 0)
-		target = cuckoo_make_room(buckets, mask, b1, b2, &s);
+		target = cuckoo_make_room(buckets, ((uint64_t) 1 << bucket_log2) - 1, p.b1, p.b2, &s);
 	if (target == NULL)
 		return false;
-	slot_set(target, s, tag, ref);
+	slot_set(target, s, p.tag, ref);
 	return true;
 }
 
@@ -806,9 +804,8 @@ CuckooResult
 ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 					const CuckooValueInit *init, CuckooEntry **entry)
 {
-	uint64_t	h = ck_mix64(key);
-	uint16_t	tag = key_tag(h);
 	uint32_t	ref;
+	KeyPlace	p;
 
 	*entry = ck_find(t, env, key);
 	if (*entry != NULL)
@@ -819,9 +816,8 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 		ref = arena_take(t, env);
 	if (ref == 0)
 	{
-		uint64_t	b1 = h & bucket_mask(t);
-
-		evict_one(t, env, buckets_of(t, env), b1, alt_bucket(b1, tag, bucket_mask(t)));
+		p = key_place(key, t->bucket_log2);
+		evict_one(t, env, buckets_of(t, env), p.b1, p.b2);
 		ref = arena_take(t, env);
 		if (ref == 0)
 			return CK_NO_MEMORY;
@@ -833,10 +829,9 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 	{
 		if (!index_grow(t, env))
 		{
-			uint64_t	mask = bucket_mask(t);
-			uint64_t	b1 = h & mask;
-
-			evict_one(t, env, buckets_of(t, env), b1, alt_bucket(b1, tag, mask));
+			/* The index may have grown meanwhile: the key's buckets in it now. */
+			p = key_place(key, t->bucket_log2);
+			evict_one(t, env, buckets_of(t, env), p.b1, p.b2);
 		}
 	}
 	(*entry)->meta |= CK_META_LIVE;
@@ -848,19 +843,17 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 static int
 find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket **bucket)
 {
-	uint64_t	h = ck_mix64(key);
-	uint64_t	mask = bucket_mask(t);
-	uint16_t	tag = key_tag(h);
-	uint64_t	b = h & mask;
+	KeyPlace	p = key_place(key, t->bucket_log2);
+	uint64_t	b = p.b1;
 	CuckooView *v = view_of(t, env);
 	CuckooBucket *buckets = buckets_in_view(t, env, v);
 	CuckooEntry *e;
-	int			s = bucket_find(t, env, v, &buckets[b], tag, key, &e);
+	int			s = bucket_find(t, env, v, &buckets[b], p.tag, key, &e);
 
 	if (s < 0)
 	{
-		b = alt_bucket(b, tag, mask);
-		s = bucket_find(t, env, v, &buckets[b], tag, key, &e);
+		b = p.b2;
+		s = bucket_find(t, env, v, &buckets[b], p.tag, key, &e);
 	}
 	*bucket = &buckets[b];
 	return s;

@@ -340,6 +340,33 @@ predict_until_stopped(void *arg)
 	return NULL;
 }
 
+#define PREDICTORS 2
+
+/* Starts PREDICTORS threads predicting pairs of IDs below ids from f's model. */
+static void
+predictors_start(Predictor *p, pthread_t *threads, Fixture *f, const bool *stop, int64_t ids)
+{
+	for (int t = 0; t < PREDICTORS; t++)
+	{
+		p[t] = (Predictor) {&f->model, &f->snapshot, f->heap.env, stop, ids, 0, 0};
+		p[t].env.view = calloc(1, sizeof(CuckooView));
+		pthread_create(&threads[t], NULL, predict_until_stopped, &p[t]);
+	}
+}
+
+/* Waits for the predictors, once told to stop; every prediction must be a probability. */
+static void
+predictors_finish(Predictor *p, pthread_t *threads)
+{
+	for (int t = 0; t < PREDICTORS; t++)
+	{
+		pthread_join(threads[t], NULL);
+		CHECK(p[t].invalid == 0, "%lu of %lu predictions were no probability",
+			  (unsigned long) p[t].invalid, (unsigned long) p[t].predictions);
+		free(p[t].env.view);
+	}
+}
+
 /*
  * Predictions without the table lock, made while a trainer grows the index,
  * evicts at a memory cap and so reuses entries, are always probabilities
@@ -348,53 +375,26 @@ predict_until_stopped(void *arg)
 static void
 test_predict_unlocked_under_training(void)
 {
-	HeapEnv		heap;
-	Model		model;
-	ModelSnapshot snapshot;
+	Fixture		f;
 	ModelConfig c = fm_config(21);
-	CuckooConfig tc;
-	CuckooEntry *entries[4];
-	float	   *floats = calloc(model_work_floats(&c), sizeof(float));
-	ModelWork	work = {entries, floats};
-	float		numeric[1] = {0};
-	pthread_t	threads[2];
-	Predictor	predictors[2];
+	pthread_t	threads[PREDICTORS];
+	Predictor	predictors[PREDICTORS];
 	bool		stop = false;
 
-	heap_env_init(&heap, CK_LOCK_STRIPE0 + 64, 1 << 20);
-	allow_unlocked_reads(&heap);
-	ck_default_config(&tc, 0);
-	CHECK(model_init(&model, &heap.env, &c, &tc), "model_init");
-	model_snapshot(&snapshot, &model, &heap.env);
+	unlocked_reads = true;
+	fixture_init(&f, &c, 1);
+	unlocked_reads = false;
+	f.heap.cap = 1 << 20;
 	unlocked_answers = 0;
-	for (int t = 0; t < 2; t++)
-	{
-		predictors[t] = (Predictor) {&model, &snapshot, heap.env, &stop, 3000, 0, 0};
-		predictors[t].env.view = calloc(1, sizeof(CuckooView));
-		pthread_create(&threads[t], NULL, predict_until_stopped, &predictors[t]);
-	}
+	predictors_start(predictors, threads, &f, &stop, 3000);
 	/* Users and items keep coming: the index grows, then the cap evicts. */
-	for (uint64_t i = 0; i < 60000; i++)
-	{
-		uint64_t	keys[2] = {featkey_int(0, (int64_t) (i % 500)), featkey_int(1, (int64_t) (i % 20000))};
-		uint32_t	slot_end[SLOTS] = {1, 2};
-		Example		ex = {keys, slot_end, numeric};
-
-		model_train(&model, &heap.env, &ex, (double) (i % 2), (uint32_t) i, &work);
-	}
+	for (int64_t i = 0; i < 60000; i++)
+		step(&f, true, (double) (i % 2), i % 500, i % 20000, -1);
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
-	for (int t = 0; t < 2; t++)
-	{
-		pthread_join(threads[t], NULL);
-		CHECK(predictors[t].invalid == 0, "%lu of %lu predictions were no probability",
-			  (unsigned long) predictors[t].invalid, (unsigned long) predictors[t].predictions);
-		free(predictors[t].env.view);
-	}
-	CHECK(model.table.evicted > 0, "the cap evicted nothing");
+	predictors_finish(predictors, threads);
+	CHECK(f.model.table.evicted > 0, "the cap evicted nothing");
 	CHECK(unlocked_answers > 0, "no prediction was made without the lock");
-	model_destroy(&model, &heap.env);
-	heap_env_free(&heap);
-	free(floats);
+	fixture_free(&f);
 }
 
 typedef struct Scribbler
@@ -457,9 +457,10 @@ test_predict_unlocked_never_sees_writers(void)
 	Fixture		f;
 	ModelConfig c = fm_config(23);
 	CuckooEntry *entries[60];
-	Predictor	predictors[2];
+	Predictor	predictors[PREDICTORS];
 	Scribbler	scribbler;
-	pthread_t	threads[3];
+	pthread_t	threads[PREDICTORS];
+	pthread_t	scribbling;
 	bool		stop = false;
 
 	unlocked_reads = true;
@@ -471,24 +472,14 @@ test_predict_unlocked_never_sees_writers(void)
 		entries[i] = ck_find(&f.model.table, &f.heap.env, featkey_int(i < 30 ? 0 : 1, i % 30));
 	unlocked_answers = 0;
 	scribbler = (Scribbler) {&f.model, &f.heap.env, entries, 60, &stop, 0};
-	for (int t = 0; t < 2; t++)
-	{
-		predictors[t] = (Predictor) {&f.model, &f.snapshot, f.heap.env, &stop, 30, 0, 0};
-		predictors[t].env.view = calloc(1, sizeof(CuckooView));
-		pthread_create(&threads[t], NULL, predict_until_stopped, &predictors[t]);
-	}
-	pthread_create(&threads[2], NULL, scribble_until_stopped, &scribbler);
+	predictors_start(predictors, threads, &f, &stop, 30);
+	pthread_create(&scribbling, NULL, scribble_until_stopped, &scribbler);
 	while (__atomic_load_n(&scribbler.rounds, __ATOMIC_RELAXED) < 20000)
 		sched_yield();
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
-	for (int t = 0; t < 3; t++)
-		pthread_join(threads[t], NULL);
-	for (int t = 0; t < 2; t++)
-	{
-		CHECK(predictors[t].invalid == 0, "%lu of %lu predictions read a writer's work",
-			  (unsigned long) predictors[t].invalid, (unsigned long) predictors[t].predictions);
-		free(predictors[t].env.view);
-	}
+	pthread_join(scribbling, NULL);
+	/* A prediction that kept a writer's NaN is no probability. */
+	predictors_finish(predictors, threads);
 	CHECK(unlocked_answers > 0, "no prediction was made without the lock");
 	fixture_free(&f);
 }
