@@ -378,42 +378,48 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 }
 
 /*
- * Finds a key's entry without the table lock, between the env's read_begin
- * and read_end, through this process's view alone; false when the view
- * cannot tell (an address not cached yet, or a table changed since it was
- * cached), and the lookup must be made under the lock.  t is the table in
- * shared memory, read without the lock: a writer may free what it names
- * meanwhile, and the memory is then still readable but may hold anything.
- * So every size and address comes from shape, a copy of t taken while t was
- * known to exist, and from the view, and an entry found means something only
- * if read_end then confirms that no writer came.
+ * Finds n keys' entries without the table lock, between the env's read_begin
+ * and read_end, through this process's view alone; NULL for an absent key.
+ * False when the view cannot tell (an address not cached yet, or a table
+ * changed since it was cached), and the lookups must be made under the lock.
+ * t is the table in shared memory, read without the lock: a writer may free
+ * what it names meanwhile, and the memory is then still readable but may
+ * hold anything.  So every size and address comes from shape, a copy of t
+ * taken while t was known to exist, and from the view, and the entries found
+ * mean something only if read_end then confirms that no writer came.  One
+ * call for all of an example's keys: the view is checked once, and the
+ * lookups are inline, one after another, so their cache misses overlap.
  */
 bool
 ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *env,
-				 uint64_t key, CuckooEntry **entry)
+				 const uint64_t *keys, uint32_t n, CuckooEntry **entries)
 {
 	CuckooView *v = env->view;
-	uint32_t	ref;
-	uint32_t	c;
-	CuckooEntry *e;
 
 	if (v == NULL || v->buckets == NULL ||
 		__atomic_load_n(&t->frees, __ATOMIC_RELAXED) != v->frees ||
 		__atomic_load_n(&t->buckets, __ATOMIC_RELAXED) != v->buckets_handle)
 		return false;
-	if (!likely_ref(v->buckets, key_place(key, v->bucket_log2), &ref))
+	for (uint32_t i = 0; i < n; i++)
 	{
-		*entry = NULL;
-		return true;
+		uint32_t	ref;
+		uint32_t	c;
+		CuckooEntry *e;
+
+		if (!likely_ref(v->buckets, key_place(keys[i], v->bucket_log2), &ref))
+		{
+			entries[i] = NULL;
+			continue;
+		}
+		/* Only the likely candidate, and only at an address cached: any doubt goes to the lock. */
+		c = (ref - 1) >> shape->config.chunk_log2;
+		if (ref == 0 || c >= CK_VIEW_CHUNKS || v->chunks[c] == NULL)
+			return false;
+		e = entry_in_view(shape, env, v, ref);
+		if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != keys[i])
+			return false;
+		entries[i] = e;
 	}
-	/* Only the likely candidate, and only at an address cached: any doubt goes to the lock. */
-	c = (ref - 1) >> shape->config.chunk_log2;
-	if (ref == 0 || c >= CK_VIEW_CHUNKS || v->chunks[c] == NULL)
-		return false;
-	e = entry_fetch(shape, env, v, ref);
-	if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != key)
-		return false;
-	*entry = e;
 	return true;
 }
 

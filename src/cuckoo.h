@@ -167,7 +167,8 @@ extern void ck_touch(CuckooEntry *entry, uint32_t now);
  * ck_find_unlocked in cuckoo.c.
  */
 extern bool ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape,
-							 const CoreEnv *env, uint64_t key, CuckooEntry **entry);
+							 const CoreEnv *env, const uint64_t *keys, uint32_t n,
+							 CuckooEntry **entries);
 
 /* Table lock held exclusive. */
 extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key,

@@ -134,7 +134,7 @@ example_builder_init(ExampleBuilder *b, const ModelDef *def, const Oid *types,
 	b->floats = palloc_extended(sizeof(float) * model_work_floats(&config), MCXT_ALLOC_HUGE);
 }
 
-static uint64
+static pg_attribute_always_inline uint64
 scalar_key(Datum value, Oid type, uint32 slot)
 {
 	switch (type)

@@ -74,8 +74,7 @@ scratch_layout(const ModelConfig *c)
 		acts += c->width[l];
 	s.input = 0;
 	s.sum = s.input + input_width(c);
-	s.pooled_weight = s.sum + c->dim;
-	s.count = s.pooled_weight + c->n_slots;
+	s.count = s.sum + c->dim;
 	s.acts = s.count + c->n_slots;
 	s.delta = s.acts + acts;
 	s.grad_input = s.delta + 2 * (size_t) max_width(c);
@@ -269,6 +268,13 @@ entry_floats(CuckooEntry *entry)
 /* Four floats, added and multiplied lane by lane (GCC and Clang vectors). */
 typedef float FloatLanes __attribute__((vector_size(4 * sizeof(float))));
 
+/* The sum of a vector's four lanes. */
+static inline float
+lanes_total(FloatLanes x)
+{
+	return (x[0] + x[1]) + (x[2] + x[3]);
+}
+
 /*
  * Inner product in four independent sums, a vector register's lanes: one
  * running sum would wait on each addition in turn.
@@ -291,7 +297,7 @@ dot(const float *a, const float *b, uint32_t n)
 		memcpy(&y, b + i, sizeof(y));
 		sums += x * y;
 	}
-	s = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+	s = lanes_total(sums);
 	for (; i < n; i++)
 		s += a[i] * b[i];
 	return s;
@@ -416,11 +422,21 @@ MODEL_INLINE const float *
 pool_slot(const Model *m, const Example *ex, CuckooEntry *const *entries, uint32_t s,
 		  uint32_t dim, float *restrict ps, float *weight, uint32_t *found)
 {
+	uint32_t	begin = slot_begin(ex, s);
 	const float *first = NULL;
 	float		w = 0;
 	uint32_t	n = 0;
 
-	for (uint32_t k = slot_begin(ex, s); k < ex->slot_end[s]; k++)
+	/* The usual slot, one ID: no loop, no averaging. */
+	if (ex->slot_end[s] - begin == 1)
+	{
+		const float *v = entries[begin] == NULL ? NULL : entry_floats(entries[begin]);
+
+		*found = v != NULL;
+		*weight = v == NULL ? 0 : v[0];
+		return v == NULL ? NULL : v + m->embedding_at;
+	}
+	for (uint32_t k = begin; k < ex->slot_end[s]; k++)
 	{
 		const float *v;
 
@@ -447,53 +463,92 @@ pool_slot(const Model *m, const Example *ex, CuckooEntry *const *entries, uint32
 	return ps;
 }
 
+/* What an absent slot's embedding reads as. */
+static const float zero_embedding[MODEL_MAX_DIM];
+
 /*
  * The FM's part of the logit: the bias, the slots' pooled first-order
  * weights and the pairwise inner products of their pooled embeddings, which
- * have dim floats.  Leaves each slot's count and pooled weight in the
- * scratch and, with keep_input, its pooled embedding; otherwise a slot's one
- * embedding is read where it lies, not copied.
+ * have dim floats.  Leaves each slot's count in the scratch and, with
+ * keep_input, each slot's pooled embedding and their sum; otherwise a slot's
+ * one embedding is read where it lies, not copied.
+ *
+ * Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2, taken four
+ * lanes at a time with the slots innermost: a lane's sum stays in a register,
+ * and the lanes' chains of additions run side by side.
  */
 MODEL_INLINE double
 fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool keep_input,
 		 uint32_t dim)
 {
 	const ScratchLayout *sl = &m->scratch;
+	uint32_t	n_slots = m->config.n_slots;
 	/* Separate parts of the scratch: restrict lets the loops over them vectorize. */
 	float	   *restrict input = work->floats + sl->input;
 	float	   *restrict sum = work->floats + sl->sum;
-	float	   *restrict pooled_weight = work->floats + sl->pooled_weight;
 	float	   *restrict count = work->floats + sl->count;
-	float		self = 0;		/* sum over slots of |v_s|^2 */
+	const float *vectors[MODEL_MAX_SLOTS];
+	FloatLanes	pairs[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+	float		pairs_tail = 0;
 	double		logit = bias;
+	uint32_t	i = 0;
 
-	memset(sum, 0, dim * sizeof(float));
-	for (uint32_t s = 0; s < m->config.n_slots; s++)
+	vectors[0] = zero_embedding;	/* every model has a slot; this tells the compiler */
+	for (uint32_t s = 0; s < n_slots; s++)
 	{
 		float	   *restrict ps = input + (size_t) s * dim;
+		float		weight;
 		uint32_t	found;
-		const float *v = pool_slot(m, ex, work->entries, s, dim, ps, &pooled_weight[s], &found);
+		const float *v = pool_slot(m, ex, work->entries, s, dim, ps, &weight, &found);
 
 		count[s] = found;
-		logit += pooled_weight[s];
+		logit += weight;
 		if (v == NULL)
-		{
-			/* An absent slot is a zero vector, to the tower too. */
-			if (keep_input)
-				memset(ps, 0, dim * sizeof(float));
-			continue;
-		}
+			v = zero_embedding;
 		if (keep_input && v != ps)
 		{
 			/* One read of the shared embedding, which other steps may move. */
 			memcpy(ps, v, dim * sizeof(float));
 			v = ps;
 		}
-		add_into(sum, v, dim);
-		self += dot(v, v, dim);
+		vectors[s] = v;
 	}
-	/* Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2. */
-	return logit + 0.5 * (dot(sum, sum, dim) - self);
+#pragma GCC unroll 16
+	for (; i + 4 <= dim; i += 4)
+	{
+		FloatLanes	lane_sum;
+		FloatLanes	lane_squares;
+
+		memcpy(&lane_sum, vectors[0] + i, sizeof(lane_sum));
+		lane_squares = lane_sum * lane_sum;
+		for (uint32_t s = 1; s < n_slots; s++)
+		{
+			FloatLanes	x;
+
+			memcpy(&x, vectors[s] + i, sizeof(x));
+			lane_sum += x;
+			lane_squares += x * x;
+		}
+		/* Alternate lanes go to two sums, which then wait on half as many additions. */
+		pairs[i / 4 % 2] += lane_sum * lane_sum - lane_squares;
+		if (keep_input)
+			memcpy(sum + i, &lane_sum, sizeof(lane_sum));
+	}
+	for (; i < dim; i++)
+	{
+		float		lane_sum = 0;
+		float		lane_squares = 0;
+
+		for (uint32_t s = 0; s < n_slots; s++)
+		{
+			lane_sum += vectors[s][i];
+			lane_squares += vectors[s][i] * vectors[s][i];
+		}
+		pairs_tail += lane_sum * lane_sum - lane_squares;
+		if (keep_input)
+			sum[i] = lane_sum;
+	}
+	return logit + 0.5 * (lanes_total(pairs[0] + pairs[1]) + pairs_tail);
 }
 
 /*
@@ -515,7 +570,8 @@ forward(const Model *m, double bias, const float *dense, const Example *ex, Mode
 	/* The usual widths get loops unrolled for them; any other, generic ones. */
 #define FM_AT_WIDTH(w) \
 	case w: \
-		logit = fm_logit(m, bias, ex, work, keep_input, w); \
+		logit = keep_input ? fm_logit(m, bias, ex, work, true, w) \
+			: fm_logit(m, bias, ex, work, false, w); \
 		break;
 	switch (c->dim)
 	{
@@ -540,14 +596,40 @@ forward(const Model *m, double bias, const float *dense, const Example *ex, Mode
 }
 
 /*
- * One form for every x, with no branch on its sign that a stream of mixed
- * scores would mispredict.  Below x = -709, where exp(-x) overflows, it gives
- * 0 for a probability under 1e-308.
+ * 1 / (1 + e^-x) for a finite x, to about a float's precision (relative
+ * error under 3e-7), which is that of the parameters the logit comes from.
+ * Inline and without a branch on x: scores wait on it, and a call to exp()
+ * followed by a division in double made it half again as slow.  e^t = 2^k e^r
+ * with k = round(t / ln 2), so |r| <= ln(2) / 2, where the Taylor series of
+ * e^r to the 7th power is exact to 1e-8; its terms are summed pairwise
+ * (Estrin's scheme), so they need not wait on each other.  -x is clamped to
+ * +-87, where 2^k stays a normal float: the result is then 1, or 2e-38 for a
+ * probability smaller still.
  */
-static double
+static inline double
 sigmoid(double x)
 {
-	return 1.0 / (1.0 + exp(-x));
+	const double shift = 0x1.8p52;	/* adding it rounds to an integer */
+	const double ln2_hi = 0x1.62e42feep-1;	/* ln 2 in 32 bits: k ln2_hi is exact */
+	const double ln2_lo = 0x1.a39ef35793c76p-33;
+	double		t = -x;
+	double		k;
+	float		r,
+				r2,
+				e_r,
+				two_k;
+	uint32_t	bits;
+
+	t = t > -87.0 ? t : -87.0;
+	t = t < 87.0 ? t : 87.0;
+	k = (t * 0x1.71547652b82fep0 + shift) - shift;
+	r = (float) ((t - k * ln2_hi) - k * ln2_lo);
+	r2 = r * r;
+	e_r = ((1.0f + r) + (0.5f + r * (1.0f / 6)) * r2) +
+		((1.0f / 24 + r * (1.0f / 120)) + (1.0f / 720 + r * (1.0f / 5040)) * r2) * (r2 * r2);
+	bits = (uint32_t) ((int32_t) k + 127) << 23;
+	memcpy(&two_k, &bits, sizeof(two_k));
+	return 1.0f / (1.0f + e_r * two_k);
 }
 
 /*
@@ -670,16 +752,25 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
  * Looks up every key of the example without the table lock, through the
  * env's view (see ck_find_unlocked); false if any lookup needs the lock.
  */
-static bool
+MODEL_INLINE bool
 find_entries_unlocked(const Model *m, const Model *shape, const CoreEnv *env,
 					  const Example *ex, ModelWork *work)
 {
 	uint32_t	n_keys = ex->slot_end[shape->config.n_slots - 1];
+	uint64_t	shared_rows[64];	/* table keys of hashed IDs, a batch at a time */
+	const uint32_t batch = sizeof(shared_rows) / sizeof(shared_rows[0]);
+	uint32_t	n;
 
-	for (uint32_t k = 0; k < n_keys; k++)
-		if (!ck_find_unlocked(&m->table, &shape->table, env, table_key(shape, ex, k),
-							  &work->entries[k]))
+	if (shape->config.hash_rows == 0)
+		return ck_find_unlocked(&m->table, &shape->table, env, ex->keys, n_keys, work->entries);
+	for (uint32_t k = 0; k < n_keys; k += n)
+	{
+		n = n_keys - k < batch ? n_keys - k : batch;
+		for (uint32_t i = 0; i < n; i++)
+			shared_rows[i] = table_key(shape, ex, k + i);
+		if (!ck_find_unlocked(&m->table, &shape->table, env, shared_rows, n, work->entries + k))
 			return false;
+	}
 	return true;
 }
 

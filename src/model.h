@@ -32,6 +32,7 @@
 #include "cuckoo.h"
 #include "optim.h"
 
+#define MODEL_MAX_SLOTS 256		/* as many as a feature key can name */
 #define MODEL_MAX_DIM 1024
 #define MODEL_MAX_LAYERS 4
 #define MODEL_MAX_WIDTH 4096
@@ -41,7 +42,7 @@
 
 typedef struct ModelConfig
 {
-	uint32_t	n_slots;
+	uint32_t	n_slots;		/* 1 to MODEL_MAX_SLOTS */
 	uint32_t	n_numeric;		/* numeric features */
 	uint32_t	dim;
 	uint32_t	n_layers;		/* hidden layers of the tower; 0 = plain FM */
@@ -61,7 +62,6 @@ typedef struct ScratchLayout
 {
 	size_t		input;			/* pooled embeddings per slot, then numeric */
 	size_t		sum;			/* sum of the pooled embeddings */
-	size_t		pooled_weight;
 	size_t		count;			/* IDs found per slot */
 	size_t		acts;			/* the tower's activations, layer after layer */
 	size_t		delta;			/* two layers' worth of backpropagated error */

@@ -46,9 +46,9 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 	ModelDef	def;
 	int			n_inputs;
 
-	shmem_require();
 	if (call != NULL && call->name_is_stable)
 		return call;
+	shmem_require();
 	require_not_null(fcinfo, 0, "model name");
 	name = PG_GETARG_TEXT_PP(0);
 	if (call != NULL &&

@@ -456,6 +456,7 @@ test_find_unlocked(void)
 	uint64_t	answered = 0;
 	uint64_t	wrong = 0;
 	uint64_t	absent_answered = 0;
+	uint64_t	batches_answered = 0;
 
 	small_config(&c);
 	heap_env_init(&h, CK_LOCK_STRIPE0 + c.n_stripes, 0);
@@ -469,18 +470,35 @@ test_find_unlocked(void)
 		ck_find(&t, &h.env, key_of(i));
 	shape = t;
 	for (uint64_t i = 0; i < n; i++)
-		if (ck_find_unlocked(&t, &shape, &h.env, key_of(i), &e))
+		if (ck_find_unlocked(&t, &shape, &h.env, &(uint64_t) {key_of(i)}, 1, &e))
 		{
 			answered++;
 			wrong += e != ck_find(&t, &h.env, key_of(i));
 		}
 	for (uint64_t i = n; i < 2 * n; i++)
-		if (ck_find_unlocked(&t, &shape, &h.env, key_of(i), &e))
+		if (ck_find_unlocked(&t, &shape, &h.env, &(uint64_t) {key_of(i)}, 1, &e))
 		{
 			absent_answered++;
 			wrong += e != NULL;
 		}
+	/* Many keys in one call, present and absent mixed, as one at a time. */
+	for (uint64_t first = n - 32; first < n + 32; first += 16)
+	{
+		uint64_t	keys[16];
+		CuckooEntry *entries[16];
+
+		for (int i = 0; i < 16; i++)
+			keys[i] = key_of(first + i);
+		if (ck_find_unlocked(&t, &shape, &h.env, keys, 16, entries))
+		{
+			batches_answered++;
+			for (int i = 0; i < 16; i++)
+				wrong += entries[i] != ck_find(&t, &h.env, keys[i]);
+		}
+	}
 	CHECK(wrong == 0, "%lu unlocked lookups gave a wrong entry", (unsigned long) wrong);
+	CHECK(batches_answered >= 3, "only %lu of 4 batches of keys answered without the lock",
+		  (unsigned long) batches_answered);
 	CHECK(answered >= n * 99 / 100, "only %lu of %lu present keys answered without the lock",
 		  (unsigned long) answered, (unsigned long) n);
 	CHECK(absent_answered >= n * 9 / 10, "only %lu of %lu absent keys answered without the lock",
@@ -489,9 +507,9 @@ test_find_unlocked(void)
 	/* Growing the index frees the old one: the view is stale until a locked lookup. */
 	for (uint64_t i = n; i < 4 * n; i++)
 		put(&t, &h.env, key_of(i), 1);
-	CHECK(!ck_find_unlocked(&t, &shape, &h.env, key_of(1), &e), "answered from a stale view");
+	CHECK(!ck_find_unlocked(&t, &shape, &h.env, &(uint64_t) {key_of(1)}, 1, &e), "answered from a stale view");
 	ck_find(&t, &h.env, key_of(1));
-	CHECK(ck_find_unlocked(&t, &shape, &h.env, key_of(1), &e) &&
+	CHECK(ck_find_unlocked(&t, &shape, &h.env, &(uint64_t) {key_of(1)}, 1, &e) &&
 		  e == ck_find(&t, &h.env, key_of(1)), "a refreshed view answers again");
 	close_table(&h, &t);
 }
