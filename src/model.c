@@ -597,39 +597,39 @@ forward(const Model *m, double bias, const float *dense, const Example *ex, Mode
 
 /*
  * 1 / (1 + e^-x) for a finite x, to about a float's precision (relative
- * error under 3e-7), which is that of the parameters the logit comes from.
- * Inline and without a branch on x: scores wait on it, and a call to exp()
- * followed by a division in double made it half again as slow.  e^t = 2^k e^r
- * with k = round(t / ln 2), so |r| <= ln(2) / 2, where the Taylor series of
- * e^r to the 7th power is exact to 1e-8; its terms are summed pairwise
- * (Estrin's scheme), so they need not wait on each other.  -x is clamped to
- * +-87, where 2^k stays a normal float: the result is then 1, or 2e-38 for a
- * probability smaller still.
+ * error under 1e-8), which is more than that of the parameters the logit
+ * comes from.  Inline and without a branch on x: scores wait on it, and a
+ * call to exp() made it half again as slow.  e^-x = 2^u with u = -x log2(e),
+ * and 2^u = 2^k 2^f with k the integer nearest u, so |f| <= 1/2, where the
+ * Taylor series of 2^f to the 7th power is exact to 6e-9; its terms are
+ * summed pairwise (Estrin's scheme), so they need not wait on each other.
+ * u is clamped to +-1000, where 2^k stays a normal double: the result is
+ * then 1, or 1e-301 for a probability smaller still.
  */
 static inline double
 sigmoid(double x)
 {
 	const double shift = 0x1.8p52;	/* adding it rounds to an integer */
-	const double ln2_hi = 0x1.62e42feep-1;	/* ln 2 in 32 bits: k ln2_hi is exact */
-	const double ln2_lo = 0x1.a39ef35793c76p-33;
-	double		t = -x;
-	double		k;
-	float		r,
-				r2,
-				e_r,
+	double		u = x * -0x1.71547652b82fep0;
+	double		k,
+				f,
+				f2,
+				two_f,
 				two_k;
-	uint32_t	bits;
+	uint64_t	bits;
 
-	t = t > -87.0 ? t : -87.0;
-	t = t < 87.0 ? t : 87.0;
-	k = (t * 0x1.71547652b82fep0 + shift) - shift;
-	r = (float) ((t - k * ln2_hi) - k * ln2_lo);
-	r2 = r * r;
-	e_r = ((1.0f + r) + (0.5f + r * (1.0f / 6)) * r2) +
-		((1.0f / 24 + r * (1.0f / 120)) + (1.0f / 720 + r * (1.0f / 5040)) * r2) * (r2 * r2);
-	bits = (uint32_t) ((int32_t) k + 127) << 23;
+	u = u > -1000.0 ? u : -1000.0;
+	u = u < 1000.0 ? u : 1000.0;
+	k = (u + shift) - shift;
+	f = u - k;
+	f2 = f * f;
+	/* (ln 2)^n / n!, n = 0 to 7 */
+	two_f = ((1.0 + f * 0x1.62e42fefa39efp-1) + (0x1.ebfbdff82c58fp-3 + f * 0x1.c6b08d704a0c0p-5) * f2) +
+		((0x1.3b2ab6fba4e77p-7 + f * 0x1.5d87fe78a6731p-10) +
+		 (0x1.430912f86c787p-13 + f * 0x1.ffcbfc588b0c7p-17) * f2) * (f2 * f2);
+	bits = (uint64_t) ((int64_t) k + 1023) << 52;
 	memcpy(&two_k, &bits, sizeof(two_k));
-	return 1.0f / (1.0f + e_r * two_k);
+	return 1.0 / (1.0 + two_f * two_k);
 }
 
 /*
