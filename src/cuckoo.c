@@ -415,7 +415,7 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 		c = (ref - 1) >> shape->config.chunk_log2;
 		if (ref == 0 || c >= CK_VIEW_CHUNKS || v->chunks[c] == NULL)
 			return false;
-		e = entry_in_view(shape, env, v, ref);
+		e = entry_fetch(shape, env, v, ref);
 		if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != keys[i])
 			return false;
 		entries[i] = e;

@@ -489,7 +489,7 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 	float	   *restrict count = work->floats + sl->count;
 	const float *vectors[MODEL_MAX_SLOTS];
 	FloatLanes	pairs[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
-	float		pairs_tail = 0;
+	float		interaction;	/* twice the sum of the pairwise products */
 	double		logit = bias;
 	uint32_t	i = 0;
 
@@ -534,6 +534,7 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 		if (keep_input)
 			memcpy(sum + i, &lane_sum, sizeof(lane_sum));
 	}
+	interaction = lanes_total(pairs[0] + pairs[1]);
 	for (; i < dim; i++)
 	{
 		float		lane_sum = 0;
@@ -544,11 +545,11 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 			lane_sum += vectors[s][i];
 			lane_squares += vectors[s][i] * vectors[s][i];
 		}
-		pairs_tail += lane_sum * lane_sum - lane_squares;
+		interaction += lane_sum * lane_sum - lane_squares;
 		if (keep_input)
 			sum[i] = lane_sum;
 	}
-	return logit + 0.5 * (lanes_total(pairs[0] + pairs[1]) + pairs_tail);
+	return logit + 0.5 * interaction;
 }
 
 /*
