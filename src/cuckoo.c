@@ -333,16 +333,20 @@ bucket_free_slot(const CuckooBucket *b)
  * The reference in the slot of a key's two buckets most likely to hold it:
  * the first slot with the key's tag, in the first bucket that has one, or 0
  * if that slot is empty.  False when neither bucket has the key's tag, so
- * that the key is surely absent.  Usually only one slot has the tag; its
- * bucket is chosen by masks, not by a branch on which bucket holds the key,
- * which the processor could not predict.
+ * that the key is surely absent.  Usually only one slot has the tag, in
+ * either bucket alike, so a branch on which would be mispredicted half the
+ * time: both buckets' candidates are read, and one kept by a conditional
+ * move.
  */
 CK_HOT bool
 likely_ref(const CuckooBucket *buckets, KeyPlace p, uint32_t *ref)
 {
+	/* A bucket with no match names its last slot: a harmless read. */
+	const uint64_t last_slot = (uint64_t) 1 << (16 * CK_SLOTS - 1);
 	uint64_t	m1;
 	uint64_t	m2;
-	uint64_t	in_second;
+	uint32_t	ref1;
+	uint32_t	ref2;
 
 	/* Both buckets are known from the hash: fetch them together. */
 	__builtin_prefetch(&buckets[p.b2]);
@@ -350,9 +354,9 @@ likely_ref(const CuckooBucket *buckets, KeyPlace p, uint32_t *ref)
 	m2 = tag_matches(&buckets[p.b2], p.tag);
 	if (m1 == 0 && m2 == 0)
 		return false;
-	in_second = -(uint64_t) (m1 == 0);	/* all ones or zero */
-	*ref = slot_ref(&buckets[p.b1 ^ ((p.b1 ^ p.b2) & in_second)],
-					__builtin_ctzll(m1 | (m2 & in_second)) / 16);
+	ref1 = slot_ref(&buckets[p.b1], __builtin_ctzll(m1 | last_slot) / 16);
+	ref2 = slot_ref(&buckets[p.b2], __builtin_ctzll(m2 | last_slot) / 16);
+	*ref = m1 != 0 ? ref1 : ref2;
 	return true;
 }
 
