@@ -473,9 +473,10 @@ static const float zero_embedding[MODEL_MAX_DIM];
  * keep_input, each slot's pooled embedding and their sum; otherwise a slot's
  * one embedding is read where it lies, not copied.
  *
- * Sum over slot pairs of <v_s, v_t> = (|sum v|^2 - sum |v|^2) / 2, taken four
- * lanes at a time with the slots innermost: a lane's sum stays in a register,
- * and the lanes' chains of additions run side by side.
+ * The sum over slot pairs of <v_s, v_t> is taken as the sum over slots of
+ * <v_t, v_1 + ... + v_(t-1)>, four lanes at a time with the slots innermost:
+ * the running sum stays in a register, the lanes' chains of operations run
+ * side by side, and with two slots a lane waits on one multiplication.
  */
 MODEL_INLINE double
 fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool keep_input,
@@ -489,7 +490,7 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 	float	   *restrict count = work->floats + sl->count;
 	const float *vectors[MODEL_MAX_SLOTS];
 	FloatLanes	pairs[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
-	float		interaction;	/* twice the sum of the pairwise products */
+	float		interaction;	/* the sum of the pairwise products */
 	double		logit = bias;
 	uint32_t	i = 0;
 
@@ -516,40 +517,35 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 #pragma GCC unroll 16
 	for (; i + 4 <= dim; i += 4)
 	{
-		FloatLanes	lane_sum;
-		FloatLanes	lane_squares;
+		FloatLanes	before;		/* the sum of the slots before s */
 
-		memcpy(&lane_sum, vectors[0] + i, sizeof(lane_sum));
-		lane_squares = lane_sum * lane_sum;
+		memcpy(&before, vectors[0] + i, sizeof(before));
 		for (uint32_t s = 1; s < n_slots; s++)
 		{
 			FloatLanes	x;
 
 			memcpy(&x, vectors[s] + i, sizeof(x));
-			lane_sum += x;
-			lane_squares += x * x;
+			/* Alternate lanes go to two sums, which then wait on half as many additions. */
+			pairs[i / 4 % 2] += x * before;
+			before += x;
 		}
-		/* Alternate lanes go to two sums, which then wait on half as many additions. */
-		pairs[i / 4 % 2] += lane_sum * lane_sum - lane_squares;
 		if (keep_input)
-			memcpy(sum + i, &lane_sum, sizeof(lane_sum));
+			memcpy(sum + i, &before, sizeof(before));
 	}
 	interaction = lanes_total(pairs[0] + pairs[1]);
 	for (; i < dim; i++)
 	{
-		float		lane_sum = 0;
-		float		lane_squares = 0;
+		float		before = vectors[0][i];
 
-		for (uint32_t s = 0; s < n_slots; s++)
+		for (uint32_t s = 1; s < n_slots; s++)
 		{
-			lane_sum += vectors[s][i];
-			lane_squares += vectors[s][i] * vectors[s][i];
+			interaction += vectors[s][i] * before;
+			before += vectors[s][i];
 		}
-		interaction += lane_sum * lane_sum - lane_squares;
 		if (keep_input)
-			sum[i] = lane_sum;
+			sum[i] = before;
 	}
-	return logit + 0.5 * interaction;
+	return logit + interaction;
 }
 
 /*
