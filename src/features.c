@@ -241,20 +241,18 @@ example_build(ExampleBuilder *b, const NullableDatum *inputs, ModelWork *work)
 }
 
 /*
- * The prediction p of a model, or an error if it is NaN: the core takes no
- * step on a non-finite logit, so only a model whose weights already diverged
- * gives one.
+ * The error for a prediction that is NaN (see require_prediction): the core
+ * takes no step on a non-finite logit, so only a model whose weights already
+ * diverged gives one.
  */
-double
-require_prediction(const ModelDef *def, double p)
+void
+report_diverged(const ModelDef *def)
 {
-	if (isnan(p))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("model \"%s\" has diverged", def->name),
-				 errdetail("Its weights give a non-finite logit for this example, so it was not trained on it."),
-				 errhint("Drop and re-create the model with lower learning rates, or scale its numeric features down.")));
-	return p;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("model \"%s\" has diverged", def->name),
+			 errdetail("Its weights give a non-finite logit for this example, so it was not trained on it."),
+			 errhint("Drop and re-create the model with lower learning rates, or scale its numeric features down.")));
 }
 
 /*

@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fmgr.h"
 
 #include "shmem.h"
@@ -54,11 +56,20 @@ extern void example_builder_init(ExampleBuilder *b, const ModelDef *def,
 								 const Oid *types, char **input_labels);
 extern Example example_build(ExampleBuilder *b, const NullableDatum *inputs,
 							 ModelWork *work);
-extern double require_prediction(const ModelDef *def, double p);
+extern void report_diverged(const ModelDef *def) pg_attribute_noreturn();
 extern void require_sampled_label(const ModelDef *def, double label);
 extern void label_check_type(Oid type);
 extern double label_from_datum(Datum value, Oid type);
 extern uint32 table_clock_now(void);
+
+/* The prediction p of a model, or an error if it is NaN; inline, as scores call it. */
+static inline double
+require_prediction(const ModelDef *def, double p)
+{
+	if (unlikely(isnan(p)))
+		report_diverged(def);
+	return p;
+}
 
 /* Seconds between progress notices of a query pass; 0 = none (sql_query.c). */
 extern int	monolith_progress_interval;

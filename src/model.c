@@ -518,6 +518,7 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 	for (; i + 4 <= dim; i += 4)
 	{
 		FloatLanes	before;		/* the sum of the slots before s */
+		FloatLanes	products = {0, 0, 0, 0};
 
 		memcpy(&before, vectors[0] + i, sizeof(before));
 		for (uint32_t s = 1; s < n_slots; s++)
@@ -525,10 +526,12 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 			FloatLanes	x;
 
 			memcpy(&x, vectors[s] + i, sizeof(x));
-			/* Alternate lanes go to two sums, which then wait on half as many additions. */
-			pairs[i / 4 % 2] += x * before;
+			/* Started by the first product, not added to zero, which would take as long. */
+			products = s == 1 ? x * before : products + x * before;
 			before += x;
 		}
+		/* Alternate lanes go to two sums, which then wait on half as many additions. */
+		pairs[i / 4 % 2] = i < 8 ? products : pairs[i / 4 % 2] + products;
 		if (keep_input)
 			memcpy(sum + i, &before, sizeof(before));
 	}

@@ -33,11 +33,11 @@ typedef struct ModelCall
 } ModelCall;
 
 /*
- * The call site's resolved model, looked up on the first row and again only
- * when the model name changes between rows.  first_feature < 0: no features.
+ * The call site's model resolved anew: on its first row, and on any row
+ * whose model name may differ from the last.  first_feature < 0: no features.
  */
-static ModelCall *
-model_call(FunctionCallInfo fcinfo, int first_feature)
+static pg_noinline ModelCall *
+model_call_resolve(FunctionCallInfo fcinfo, int first_feature)
 {
 	ModelCall  *call = fcinfo->flinfo->fn_extra;
 	MemoryContext context;
@@ -46,8 +46,6 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 	ModelDef	def;
 	int			n_inputs;
 
-	if (call != NULL && call->name_is_stable)
-		return call;
 	shmem_require();
 	require_not_null(fcinfo, 0, "model name");
 	name = PG_GETARG_TEXT_PP(0);
@@ -101,6 +99,20 @@ model_call(FunctionCallInfo fcinfo, int first_feature)
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = call;
 	return call;
+}
+
+/*
+ * The call site's resolved model, looked up on the first row and again only
+ * when the model name changes between rows.  first_feature < 0: no features.
+ */
+static inline ModelCall *
+model_call(FunctionCallInfo fcinfo, int first_feature)
+{
+	ModelCall  *call = fcinfo->flinfo->fn_extra;
+
+	if (likely(call != NULL && call->name_is_stable))
+		return call;
+	return model_call_resolve(fcinfo, first_feature);
 }
 
 /* The row's example, from the call's feature arguments. */
