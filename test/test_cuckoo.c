@@ -332,10 +332,11 @@ test_frequency_filter(void)
 	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < 5000; i++)
 	{
-		if (put(&t, &h.env, key_of(i), 1) != CK_FILTERED)
-			early++;
-		if (put(&t, &h.env, key_of(i), 1) != CK_FILTERED)
-			early++;
+		/* Both sightings made, whatever the first gave: a key counts once. */
+		bool		first = put(&t, &h.env, key_of(i), 1) != CK_FILTERED;
+		bool		second = put(&t, &h.env, key_of(i), 1) != CK_FILTERED;
+
+		early += first || second;
 	}
 	/* Count-min only overestimates; with 10,000 sightings in 4 x 65,536 counters, rarely. */
 	CHECK(early < 50, "%lu keys admitted before their third sighting", (unsigned long) early);
