@@ -526,11 +526,11 @@ fm_logit(const Model *m, double bias, const Example *ex, ModelWork *work, bool k
 			FloatLanes	x;
 
 			memcpy(&x, vectors[s] + i, sizeof(x));
-			/* Started by the first product, not added to zero, which would take as long. */
+			/* The first product starts the sum: adding it to zero would lengthen the chain. */
 			products = s == 1 ? x * before : products + x * before;
 			before += x;
 		}
-		/* Alternate lanes go to two sums, which then wait on half as many additions. */
+		/* Alternate groups of lanes go to two sums, which the first two groups start. */
 		pairs[i / 4 % 2] = i < 8 ? products : pairs[i / 4 % 2] + products;
 		if (keep_input)
 			memcpy(sum + i, &before, sizeof(before));
