@@ -390,9 +390,10 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
  * what it names meanwhile, and the memory is then still readable but may
  * hold anything.  So every size and address comes from shape, a copy of t
  * taken while t was known to exist, and from the view, and the entries found
- * mean something only if read_end then confirms that no writer came.  One
- * call for all of an example's keys: the view is checked once, and the
- * lookups are inline, one after another, so their cache misses overlap.
+ * mean something only if read_end then confirms that no writer came.  Many
+ * keys a call: the view is checked once, and the lookups are inline, one
+ * after another, so their cache misses overlap.  On false, entries[] holds
+ * some keys' answers and not others'.
  */
 bool
 ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *env,

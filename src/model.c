@@ -601,10 +601,11 @@ forward(const Model *m, double bias, const float *dense, const Example *ex, Mode
  * comes from.  Inline and without a branch on x: scores wait on it, and a
  * call to exp() made it half again as slow.  e^-x = 2^u with u = -x log2(e),
  * and 2^u = 2^k 2^f with k the integer nearest u, so |f| <= 1/2, where the
- * Taylor series of 2^f to the 7th power is exact to 6e-9; its terms are
+ * Taylor series of 2^f to the 7th power is off by under 6e-9; its terms are
  * summed pairwise (Estrin's scheme), so they need not wait on each other.
  * u is clamped to +-1000, where 2^k stays a normal double: the result is
- * then 1, or 1e-301 for a probability smaller still.
+ * then 1, or 1e-301 for a probability smaller still.  (The clamps also turn
+ * a NaN into -1000, which keeps k's conversion defined.)
  */
 static inline double
 sigmoid(double x)
@@ -620,7 +621,9 @@ sigmoid(double x)
 
 	u = u > -1000.0 ? u : -1000.0;
 	u = u < 1000.0 ? u : 1000.0;
-	k = (u + shift) - shift;
+	/* Stored, the sum is rounded to a double even where arithmetic is wider (x87). */
+	k = u + shift;
+	k -= shift;
 	f = u - k;
 	f2 = f * f;
 	/* (ln 2)^n / n!, n = 0 to 7 */

@@ -61,7 +61,7 @@ typedef struct ModelConfig
 typedef struct ScratchLayout
 {
 	size_t		input;			/* pooled embeddings per slot, then numeric */
-	size_t		sum;			/* sum of the pooled embeddings */
+	size_t		sum;			/* sum of the pooled embeddings (training or a tower) */
 	size_t		count;			/* IDs found per slot */
 	size_t		acts;			/* the tower's activations, layer after layer */
 	size_t		delta;			/* two layers' worth of backpropagated error */

@@ -34,7 +34,7 @@ _PG_init(void)
 							&monolith_max_memory_mb,
 							1024, 8, INT_MAX / 2,
 							PGC_SIGHUP, GUC_UNIT_MB,
-							NULL, NULL, NULL);
+							NULL, shmem_assign_max_memory, NULL);
 	DefineCustomIntVariable("monolith.max_models",
 							"Models that can hold parameters in shared memory at once.",
 							NULL,

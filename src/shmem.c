@@ -90,7 +90,6 @@ int			monolith_max_models = 64;
 
 static MonolithShared *shared = NULL;
 static dsa_area *area = NULL;
-static int	applied_max_memory_mb = -1;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -173,7 +172,7 @@ detach_area(int code, Datum arg)
 
 /*
  * Errors out unless the library was preloaded; attaches this backend to the
- * DSA area on first use and keeps its size limit in step with the GUC.
+ * DSA area on first use, with the size limit that monolith.max_memory sets.
  */
 void
 shmem_require(void)
@@ -193,12 +192,20 @@ shmem_require(void)
 		dsa_pin_mapping(area);
 		MemoryContextSwitchTo(old);
 		before_shmem_exit(detach_area, 0);
+		shmem_assign_max_memory(monolith_max_memory_mb, NULL);
 	}
-	if (applied_max_memory_mb != monolith_max_memory_mb)
-	{
-		dsa_set_size_limit(area, (size_t) monolith_max_memory_mb * 1024 * 1024);
-		applied_max_memory_mb = monolith_max_memory_mb;
-	}
+}
+
+/*
+ * Assign hook of monolith.max_memory: the cap is the area's, so any process
+ * that has the area sets it, at once when the setting is reloaded, and on
+ * attaching.
+ */
+void
+shmem_assign_max_memory(int newval, void *extra)
+{
+	if (area != NULL)
+		dsa_set_size_limit(area, (size_t) newval * 1024 * 1024);
 }
 
 /* CoreEnv memory on the DSA area: a failed allocation means "at the cap". */

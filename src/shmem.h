@@ -11,6 +11,7 @@
 #include "model.h"
 
 #define MONOLITH_MAX_SLOTS 255
+StaticAssertDecl(MONOLITH_MAX_SLOTS <= MODEL_MAX_SLOTS, "the core takes a model's every slot");
 /* Model ids start at 1; this stands for every model of a database. */
 #define MODEL_ID_ALL 0
 
@@ -68,6 +69,7 @@ extern int	monolith_max_models;
 extern void model_config_from_def(ModelConfig *config, const ModelDef *def);
 extern void shmem_install_hooks(void);
 extern void shmem_require(void);
+extern void shmem_assign_max_memory(int newval, void *extra);
 extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);
 extern void shmem_release_model(Oid dboid, int64 model_id);
 extern int	shmem_collect_stats(Oid dboid, ModelStats *out, int max);

@@ -42,6 +42,19 @@ my ($old_live, $new_live) = split /\|/, $node->safe_psql('postgres', q{
 cmp_ok($new_live, '>', 900, "most recent IDs are live ($new_live of 1000)");
 cmp_ok($old_live, '<', 100, "oldest IDs were evicted ($old_live of 1000 live)");
 
+# A reloaded cap applies at once, in a session already using the area: three
+# hundred thousand more IDs then fit without another eviction.
+$node->append_conf('postgresql.conf', 'monolith.max_memory = 128MB');
+my @lines = split /\n/, $node->safe_psql('postgres', q{
+	SELECT monolith.train('capped', true, 400000) > 0;  -- live: no eviction
+	SELECT pg_reload_conf();
+	SELECT pg_sleep(0.5);
+	SELECT count(monolith.train('capped', id % 2 = 0, id)) FROM generate_series(400001, 700000) id;
+	SELECT memory_bytes, evicted FROM monolith.models WHERE name = 'capped'});
+my ($grown_bytes, $evicted_after) = split /\|/, $lines[-1];
+cmp_ok($grown_bytes, '>', 32 * 1024 * 1024, "a raised cap lets the table grow ($grown_bytes bytes)");
+is($evicted_after, $evicted, 'and nothing more is evicted');
+
 # The server is healthy and the model still learns.
 is($node->safe_psql('postgres', q{SELECT monolith.train('capped', true, 1) > 0}), 't', 'model still trains');
 

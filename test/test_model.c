@@ -497,7 +497,7 @@ test_unadmitted_contribute_nothing(void)
 	CHECK(p == 0.5, "first prediction %g is the untrained bias", p);
 	CHECK(f.model.table.live == 0, "first sighting admits nothing");
 	p = step(&f, false, 0, 1, 2, -1);
-	CHECK(fabs(p - 1.0 / (1.0 + exp(-f.model.bias[0]))) < 1e-7, "unadmitted keys score as the bias alone");
+	CHECK(fabs(p - 1.0 / (1.0 + exp(-f.model.bias[0]))) < 1e-8, "unadmitted keys score as the bias alone");
 	/* User 1's second sighting admits it, while item 3, seen once, stays out. */
 	step(&f, true, 1, 1, 3, -1);
 	CHECK(f.model.table.live == 1, "only the twice-seen key is admitted (%lu)",
@@ -519,15 +519,16 @@ test_probability_accuracy(void)
 	double		worst = 0;
 
 	fixture_init(&f, &c, 2);
-	for (double logit = -80; logit <= 80; logit += 0.01)
+	for (double logit = -690; logit <= 690; logit += 0.0173)
 	{
 		double		exact;
-		double		p;
+		double		error;
 
 		f.model.bias[0] = (float) logit;
-		p = step(&f, false, 0, 1, 2, -1);
 		exact = 1.0 / (1.0 + exp(-(double) f.model.bias[0]));
-		worst = fmax(worst, fabs(p - exact) / exact);
+		error = fabs(step(&f, false, 0, 1, 2, -1) - exact) / exact;
+		if (!(error <= worst))	/* a NaN too */
+			worst = error;
 	}
 	CHECK(worst < 1e-8, "relative error of a prediction up to %g", worst);
 	f.model.bias[0] = 1e30f;
@@ -536,6 +537,100 @@ test_probability_accuracy(void)
 	CHECK(step(&f, false, 0, 1, 2, -1) < 1e-300, "a hugely negative logit predicts about 0");
 	CHECK(step(&f, false, 0, 1, 2, -1) > 0, "and no less than 0");
 	fixture_free(&f);
+}
+
+/*
+ * The logit of an example worked out from its entries the slow way: the bias,
+ * each slot's mean first-order weight, and the inner product of every pair of
+ * slots' mean embeddings (IDs without an entry left out).
+ */
+static double
+pairwise_logit(Fixture *f, const Example *ex)
+{
+	const Model *m = &f->model;
+	double		pooled[4][32] = {{0}};
+	double		logit = m->bias[0];
+
+	for (uint32_t s = 0; s < m->config.n_slots; s++)
+	{
+		uint32_t	found = 0;
+		double		weight = 0;
+
+		for (uint32_t k = s == 0 ? 0 : ex->slot_end[s - 1]; k < ex->slot_end[s]; k++)
+		{
+			CuckooEntry *e = ck_find(&m->table, &f->heap.env, ex->keys[k]);
+			const float *v = e == NULL ? NULL : (const float *) CK_VALUE(e);
+
+			if (v == NULL)
+				continue;
+			found++;
+			weight += v[0];
+			for (uint32_t j = 0; j < m->config.dim; j++)
+				pooled[s][j] += v[m->embedding_at + j];
+		}
+		for (uint32_t j = 0; found > 0 && j < m->config.dim; j++)
+			pooled[s][j] /= found;
+		logit += found > 0 ? weight / found : 0;
+		for (uint32_t t = 0; t < s; t++)
+			for (uint32_t j = 0; j < m->config.dim; j++)
+				logit += pooled[s][j] * pooled[t][j];
+	}
+	return logit;
+}
+
+/*
+ * Predictions are the logistic function of the pairwise logit, for one to
+ * four slots of none, one or two IDs, some never admitted, at widths that are
+ * and are not multiples of four, between training steps on such examples
+ * (test_predict_matches_training holds training's own predictions to these).
+ */
+static void
+test_fm_is_pairwise(void)
+{
+	const uint32_t dims[] = {1, 3, 5, 8, 12, 13, 16, 32};
+	double		worst = 0;
+
+	for (uint32_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
+		for (uint32_t n_slots = 1; n_slots <= 4; n_slots++)
+		{
+			Fixture		f;
+			ModelConfig c = fm_config(d * 10 + n_slots);
+
+			c.n_slots = n_slots;
+			c.dim = dims[d];
+			c.init_scale = 0.5f;
+			fixture_init(&f, &c, 2);
+			for (uint64_t i = 0; i < 400; i++)
+			{
+				uint64_t	keys[8];
+				uint32_t	slot_end[4];
+				uint32_t	n = 0;
+				Example		ex = {keys, slot_end, f.numeric};
+				double		logit,
+							p;
+
+				/* Slot s holds i % 3 IDs of 12 (0, 1 or 2); min_count 2 leaves some out. */
+				for (uint32_t s = 0; s < n_slots; s++)
+				{
+					for (uint64_t k = 0; k < (i + s) % 3; k++)
+						keys[n++] = featkey_int(s, (int64_t) (ck_mix64(i * 8 + s * 2 + k) % 12));
+					slot_end[s] = n;
+				}
+				/* Training admits IDs before it predicts: only predictions are compared. */
+				if (i % 2 == 1)
+				{
+					model_train(&f.model, &f.heap.env, &ex, (double) (i % 4 == 1), 1, &f.work);
+					continue;
+				}
+				logit = pairwise_logit(&f, &ex);
+				p = fabs(model_predict(&f.model, &f.snapshot, &f.heap.env, &ex, &f.work) -
+						 1.0 / (1.0 + exp(-logit)));
+				if (!(p <= worst))
+					worst = p;
+			}
+			fixture_free(&f);
+		}
+	CHECK(worst < 1e-6, "a prediction differs from the pairwise FM's by %g", worst);
 }
 
 /* A slot's IDs are mean-pooled: [a, a] predicts as [a]. */
@@ -797,6 +892,7 @@ main(void)
 	test_predict_matches_training();
 	test_unadmitted_contribute_nothing();
 	test_probability_accuracy();
+	test_fm_is_pairwise();
 	test_pooling();
 	test_gradient();
 	test_tower_learns_numeric();
@@ -815,6 +911,7 @@ main(void)
 	test_learns();
 	test_predict_is_read_only();
 	test_predict_matches_training();
+	test_fm_is_pairwise();
 	test_pooling();
 	test_hash_rows();
 	test_negative_sampling_calibration();
