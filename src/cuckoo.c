@@ -46,10 +46,11 @@ key_tag(uint64_t hash)
 	return (uint16_t) (hash >> 48);
 }
 
+/* Bucket numbers of an index of 2^bucket_log2 buckets, as a mask. */
 static inline uint64_t
-bucket_mask(const CuckooTable *t)
+bucket_mask(uint32_t bucket_log2)
 {
-	return ((uint64_t) 1 << t->bucket_log2) - 1;
+	return ((uint64_t) 1 << bucket_log2) - 1;
 }
 
 /* The other bucket a key may live in; alt_bucket(alt_bucket(b)) == b. */
@@ -71,7 +72,7 @@ typedef struct KeyPlace
 static inline KeyPlace
 key_place(uint64_t key, uint32_t bucket_log2)
 {
-	uint64_t	mask = ((uint64_t) 1 << bucket_log2) - 1;
+	uint64_t	mask = bucket_mask(bucket_log2);
 	KeyPlace	p;
 
 	p.hash = ck_mix64(key);
@@ -129,18 +130,23 @@ buckets_of(const CuckooTable *t, const CoreEnv *env)
 	return buckets_in_view(t, env, view_of(t, env));
 }
 
+/* Arena chunk c's address as view v holds it; NULL if it holds none. */
+CK_HOT char *
+chunk_cached(const CuckooView *v, uint32_t c)
+{
+	return c < CK_VIEW_CHUNKS ? v->chunks[c] : NULL;
+}
+
 /* Address of arena chunk c, through view v (from view_of) where there is one. */
 CK_HOT char *
 chunk_at(const CuckooTable *t, const CoreEnv *env, CuckooView *v, uint32_t c)
 {
-	char	   *chunk;
+	char	   *chunk = v == NULL ? NULL : chunk_cached(v, c);
 
-	if (c >= CK_VIEW_CHUNKS)
-		v = NULL;
-	if (v != NULL && v->chunks[c] != NULL)
-		return v->chunks[c];
+	if (chunk != NULL)
+		return chunk;
 	chunk = env_address(env, ((const MemHandle *) env_address(env, t->chunk_dir))[c]);
-	if (v != NULL)
+	if (v != NULL && c < CK_VIEW_CHUNKS)
 		v->chunks[c] = chunk;
 	return chunk;
 }
@@ -408,7 +414,6 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 	for (uint32_t i = 0; i < n; i++)
 	{
 		uint32_t	ref;
-		uint32_t	c;
 		CuckooEntry *e;
 
 		if (!likely_ref(v->buckets, key_place(keys[i], v->bucket_log2), &ref))
@@ -417,8 +422,7 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 			continue;
 		}
 		/* Only the likely candidate, and only at an address cached: any doubt goes to the lock. */
-		c = (ref - 1) >> shape->config.chunk_log2;
-		if (ref == 0 || c >= CK_VIEW_CHUNKS || v->chunks[c] == NULL)
+		if (ref == 0 || chunk_cached(v, (ref - 1) >> shape->config.chunk_log2) == NULL)
 			return false;
 		e = entry_fetch(shape, env, v, ref);
 		if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != keys[i])
@@ -699,7 +703,7 @@ index_place(CuckooBucket *buckets, uint32_t bucket_log2, uint64_t key, uint32_t 
 		s = bucket_free_slot(target);
 	}
 	if (s < 0)
-		target = cuckoo_make_room(buckets, ((uint64_t) 1 << bucket_log2) - 1, p.b1, p.b2, &s);
+		target = cuckoo_make_room(buckets, bucket_mask(bucket_log2), p.b1, p.b2, &s);
 	if (target == NULL)
 		return false;
 	slot_set(target, s, p.tag, ref);
@@ -767,7 +771,7 @@ static void
 evict_one(CuckooTable *t, const CoreEnv *env, CuckooBucket *buckets,
 		  uint64_t b1, uint64_t b2)
 {
-	uint64_t	mask = bucket_mask(t);
+	uint64_t	mask = bucket_mask(t->bucket_log2);
 	CuckooBucket *victim_bucket = NULL;
 	int			victim_slot = -1;
 	uint32_t	oldest = UINT32_MAX;

@@ -712,10 +712,15 @@ sampled_in(Model *m, double label)
 		m->config.negative_rate;
 }
 
-/* The served probability: the logit with the log-odds correction applied. */
+/*
+ * The served probability: the logit with the log-odds correction applied;
+ * NaN for a non-finite logit, which only a diverged model gives.
+ */
 static double
 corrected(const Model *m, double logit)
 {
+	if (!isfinite(logit))
+		return NAN;
 	if (m->config.negative_rate >= 1)
 		return sigmoid(logit);
 	return sigmoid(logit + log(m->config.negative_rate));
@@ -748,7 +753,7 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	if (step)
 		__atomic_add_fetch(&m->examples, 1, __ATOMIC_RELAXED);
-	return isfinite(logit) ? corrected(m, logit) : NAN;
+	return corrected(m, logit);
 }
 
 /*
@@ -806,11 +811,11 @@ model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env, const Exa
 	{
 		logit = forward(&snap->shape, m->bias[0], snap->dense, ex, work, false);
 		if (env->read_end(env->lock_ctx, token))
-			return isfinite(logit) ? corrected(&snap->shape, logit) : NAN;
+			return corrected(&snap->shape, logit);
 	}
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	find_entries(m, env, ex, work);
 	logit = forward(m, m->bias[0], model_dense(m, env), ex, work, false);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	return isfinite(logit) ? corrected(m, logit) : NAN;
+	return corrected(m, logit);
 }
