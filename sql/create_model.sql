@@ -51,7 +51,6 @@ BEGIN;
 SAVEPOINT s;
 SELECT monolith.drop_model('movies');
 RELEASE SAVEPOINT s;
-SELECT count(*) AS live_states FROM monolith.model_stats();
 COMMIT;
 SELECT count(*) AS live_states FROM monolith.model_stats();
 

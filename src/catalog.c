@@ -1,609 +1,360 @@
 /*
  * catalog.c
- *		Model definitions: rows of monolith.model_definitions, created and
- *		dropped by SQL functions, read back when a backend first uses a model.
+ *		Model definitions: rows of monolith.model_definitions, read and
+ *		written by internal queries.
  *
- * Definitions are transactional; shared state is not.  So a model's shared
- * state is freed only once the transaction that dropped it has committed,
- * and a state made for a model created in a transaction that rolls back is
- * freed at the rollback.  Pending frees are kept per (sub)transaction below.
- * A freed model's id is remembered (see shmem.c), so that a session whose
- * snapshot still shows its definition cannot bring its state back.
- * Dropping the extension or a database frees all of its models' states.
+ * Callers need no privilege on the extension's tables: whether they may use
+ * a model is the model's own privileges' to say (privileges.c).  So every
+ * internal query runs as the owner of the tables, in a security-restricted
+ * operation, with search_path set to pg_catalog and pg_temp alone, and names
+ * every table, function and operator with its schema: nothing that a caller
+ * could create is ever looked up, let alone run.
  */
 #include "postgres.h"
 
-#include <math.h>
-
-#include "access/xact.h"
-#include "catalog/objectaccess.h"
-#include "catalog/pg_database.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
-#include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "catalog.h"
-#include "featkey.h"
-#include "features.h"
 
-PG_FUNCTION_INFO_V1(monolith_create_model);
-PG_FUNCTION_INFO_V1(monolith_drop_model);
-
-typedef struct PendingFree
+/*
+ * Finds this database's installation of monolith: the extension, its
+ * definitions table and the table's owner.  Errors if it is not installed,
+ * or its catalog predates model owners (the library is newer than the
+ * installed SQL).
+ */
+void
+catalog_scope(CatalogScope *scope)
 {
-	Oid			dboid;
-	int64		model_id;
-	bool		at_commit;		/* dropped: free at commit; else created:
-								 * free at rollback */
-	int			nest_level;
-} PendingFree;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			schema = InvalidOid;
 
-static List *pending_frees = NIL;
-static object_access_hook_type prev_object_access_hook = NULL;
+	scope->extension = InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("monolith"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		Form_pg_extension ext = (Form_pg_extension) GETSTRUCT(tuple);
+
+		scope->extension = ext->oid;
+		schema = ext->extnamespace;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(scope->extension))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"monolith\" is not installed in this database")));
+
+	scope->definitions = get_relname_relid("model_definitions", schema);
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(scope->definitions));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "monolith.model_definitions is missing");
+	scope->owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	if (get_attnum(scope->definitions, "owner") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the installed version of extension \"monolith\" is older than its library"),
+				 errdetail("Models gained owners and privileges in version 0.3.0."),
+				 errhint("Run ALTER EXTENSION monolith UPDATE.")));
+}
+
+/* A run of internal queries, between internal_begin and internal_end. */
+typedef struct InternalQuery
+{
+	CatalogScope scope;
+	MemoryContext caller;		/* where results are copied to */
+	Oid			saved_user;
+	int			saved_context;
+	int			guc_level;
+} InternalQuery;
+
+/*
+ * Connects to SPI as the tables' owner, in a security-restricted operation,
+ * with search_path holding only pg_catalog and pg_temp.  An error on the way
+ * undoes all three, as any error undoes a function's SET clause.
+ */
+static void
+internal_begin(InternalQuery *q)
+{
+	catalog_scope(&q->scope);
+	q->caller = CurrentMemoryContext;
+	q->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	GetUserIdAndSecContext(&q->saved_user, &q->saved_context);
+	SetUserIdAndSecContext(q->scope.owner, q->saved_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI");
+}
 
 static void
-pending_add(Oid dboid, int64 model_id, bool at_commit)
+internal_end(InternalQuery *q)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	PendingFree *p = palloc(sizeof(PendingFree));
+	SPI_finish();
+	SetUserIdAndSecContext(q->saved_user, q->saved_context);
+	AtEOXact_GUC(true, q->guc_level);
+}
 
-	p->dboid = dboid;
-	p->model_id = model_id;
-	p->at_commit = at_commit;
-	p->nest_level = GetCurrentTransactionNestLevel();
-	pending_frees = lappend(pending_frees, p);
-	MemoryContextSwitchTo(old);
+/* Runs one internal query with its arguments; errors unless it gives expected. */
+static void
+internal_run(const char *sql, int nargs, Oid *types, Datum *values, bool read_only,
+			 int expected)
+{
+	if (SPI_execute_with_args(sql, nargs, types, values, NULL, read_only, 0) != expected)
+		elog(ERROR, "internal query failed: %s", sql);
+}
+
+/* "name, slots, dim, ...": the columns that define a model, in order. */
+static const char *
+definition_columns(void)
+{
+	static char *list = NULL;
+
+	if (list == NULL)
+	{
+		StringInfoData s;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&s);
+		for (int c = 0; c < DEF_N_COLUMNS; c++)
+			appendStringInfo(&s, "%s%s", c == 0 ? "" : ", ",
+							 quote_identifier(modeldef_column_name(c)));
+		MemoryContextSwitchTo(old);
+		list = s.data;
+	}
+	return list;
+}
+
+/* The ACL of a row's acl column; an empty array as the empty ACL that aclmask takes. */
+static Acl *
+acl_from_datum(Datum value)
+{
+	Acl		   *acl = DatumGetAclPCopy(value);
+
+	return ARR_NDIM(acl) == 0 ? make_empty_acl() : acl;
 }
 
 /*
- * Carries out the pending frees of transaction levels >= level whose
- * at_commit matches, forgets all of those levels' entries, and hands the
- * rest of a committed subtransaction's entries to its parent.
+ * Reads a model's id, owner and privileges and, with definition, the rest of
+ * its definition, checked; errors if there is no such model.
  */
 static void
-pending_settle(int level, bool committed, bool to_parent)
+lookup(text *name, ModelDef *def, bool definition)
 {
-	List	   *keep = NIL;
-	ListCell   *lc;
-
-	foreach(lc, pending_frees)
-	{
-		PendingFree *p = lfirst(lc);
-
-		if (p->nest_level < level)
-			keep = lappend(keep, p);
-		else if (to_parent)
-		{
-			p->nest_level = level - 1;
-			keep = lappend(keep, p);
-		}
-		else
-		{
-			if (p->at_commit == committed)
-				shmem_release_model(p->dboid, p->model_id);
-			pfree(p);
-		}
-	}
-	list_free(pending_frees);
-	pending_frees = keep;
-}
-
-static void
-catalog_xact_callback(XactEvent event, void *arg)
-{
-	if (pending_frees == NIL)
-		return;
-	switch (event)
-	{
-		case XACT_EVENT_PRE_PREPARE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot prepare a transaction that created or dropped a monolith model")));
-			break;
-		case XACT_EVENT_PRE_COMMIT:
-			/* Attach now, while an error can still abort: nothing may fail at COMMIT. */
-			shmem_require();
-			break;
-		case XACT_EVENT_COMMIT:
-			/* Only past the commit record: a commit can still fail before it. */
-			pending_settle(1, true, false);
-			break;
-		case XACT_EVENT_ABORT:
-			pending_settle(1, false, false);
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-catalog_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
-{
-	if (pending_frees == NIL)
-		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		pending_settle(GetCurrentTransactionNestLevel(), false, false);
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-		pending_settle(GetCurrentTransactionNestLevel(), true, true);
-}
-
-/* Dropping the extension or a database frees its models' states at commit. */
-static void
-catalog_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-					  int subId, void *arg)
-{
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
-	if (access != OAT_DROP)
-		return;
-	if (classId == DatabaseRelationId)
-		pending_add(objectId, MODEL_ID_ALL, true);
-	else if (classId == ExtensionRelationId &&
-			 objectId == get_extension_oid("monolith", true))
-		pending_add(MyDatabaseId, MODEL_ID_ALL, true);
-}
-
-void
-catalog_install_callbacks(void)
-{
-	RegisterXactCallback(catalog_xact_callback, NULL);
-	RegisterSubXactCallback(catalog_subxact_callback, NULL);
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = catalog_object_access;
-}
-
-/* Learning rates and regularisation beyond this would overflow float steps. */
-#define RATE_LIMIT 1000.0
-
-/* Errors unless value is greater than 0 (or with zero_ok, at least 0) and at most RATE_LIMIT. */
-static void
-require_rate(const char *what, double value, bool zero_ok)
-{
-	if (!(value <= RATE_LIMIT && (zero_ok ? value >= 0 : value > 0)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 zero_ok ?
-				 errmsg("%s must be between 0 and %g", what, RATE_LIMIT) :
-				 errmsg("%s must be greater than 0 and at most %g", what, RATE_LIMIT)));
-}
-
-/* Errors unless value is a share: greater than 0 and at most 1. */
-static void
-require_share(const char *what, double value)
-{
-	if (!(value > 0 && value <= 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be greater than 0 and at most 1", what)));
-}
-
-/* Errors unless the names are non-empty and none repeats one before it. */
-static void
-require_distinct_names(char **names, int n, int n_before)
-{
-	for (int i = n_before; i < n; i++)
-	{
-		if (names[i][0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("feature names must not be empty")));
-		for (int j = 0; j < i; j++)
-			if (strcmp(names[i], names[j]) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("feature \"%s\" is listed twice", names[i])));
-	}
-}
-
-/* Rejects a definition the model cannot run with; used on create and on load. */
-static void
-modeldef_validate(const ModelDef *def)
-{
-	ModelConfig config;
-	char	  **names;
-
-	if (def->name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model name must not be empty")));
-	if (def->n_slots < 1 || def->n_slots > MONOLITH_MAX_SLOTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a model needs between 1 and %d slots", MONOLITH_MAX_SLOTS)));
-	if (def->n_numeric > MODEL_MAX_NUMERIC)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a model takes at most %d numeric features", MODEL_MAX_NUMERIC)));
-	/* Slots and numeric features share one namespace: they name query columns. */
-	names = palloc(sizeof(char *) * (def->n_slots + def->n_numeric));
-	memcpy(names, def->slot_names, sizeof(char *) * def->n_slots);
-	memcpy(names + def->n_slots, def->numeric_names, sizeof(char *) * def->n_numeric);
-	require_distinct_names(names, def->n_slots + def->n_numeric, 0);
-	pfree(names);
-	if (def->dim < 1 || def->dim > MODEL_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dim must be between 1 and %d", MODEL_MAX_DIM)));
-	if (def->n_layers > MODEL_MAX_LAYERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hidden may list at most %d layers", MODEL_MAX_LAYERS)));
-	for (int l = 0; l < def->n_layers; l++)
-		if (def->hidden[l] < 1 || def->hidden[l] > MODEL_MAX_WIDTH)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("hidden layer widths must be between 1 and %d", MODEL_MAX_WIDTH)));
-	require_rate("learning_rate", def->learning_rate, false);
-	require_rate("dense_learning_rate", def->dense_learning_rate, false);
-	require_rate("l1", def->l1, true);
-	require_rate("l2", def->l2, true);
-	require_share("admit_probability", def->admit_probability);
-	require_share("negative_sample_rate", def->negative_sample_rate);
-	if (def->min_count < 1 || def->min_count > UINT16_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("min_count must be between 1 and %d", UINT16_MAX)));
-	if (def->hash_rows < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hash_rows must not be negative"),
-				 errdetail("0 gives every ID its own row; N > 0 hashes IDs into N shared rows.")));
-	model_config_from_def(&config, def);
-	if (model_dense_param_count(&config) > MODEL_MAX_DENSE_PARAMS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the tower of model \"%s\" would have " UINT64_FORMAT " weights, more than the limit of %d",
-						def->name, model_dense_param_count(&config), MODEL_MAX_DENSE_PARAMS),
-				 errhint("Use fewer or narrower hidden layers, or a smaller dim.")));
-}
-
-/* The definition of a model created with no options: a plain FM on Adagrad. */
-static void
-modeldef_defaults(ModelDef *def)
-{
-	memset(def, 0, sizeof(*def));
-	def->dim = 16;
-	def->learning_rate = 0.05;
-	def->min_count = 1;
-	def->admit_probability = 1.0;
-	def->seed = 42;
-	def->optimizer = def->weight_optimizer = OPTIM_ADAGRAD;
-	def->dense_optimizer = OPTIM_ADAM;
-	def->dense_learning_rate = 0.001;
-	def->negative_sample_rate = 1.0;
-}
-
-/* Elements of a one-dimensional array without NULLs; what names it in errors. */
-static Datum *
-array_elements(ArrayType *array, Oid elem_type, const char *what, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int16		len;
-	bool		byval;
-	char		align;
-
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", what)));
-	get_typlenbyvalalign(elem_type, &len, &byval, &align);
-	deconstruct_array(array, elem_type, len, byval, align, &elems, &nulls, n);
-	for (int i = 0; i < *n; i++)
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", what)));
-	return elems;
-}
-
-/* Strings of a one-dimensional text[] without NULLs; what names it in errors. */
-static char **
-strings_from_array(ArrayType *array, const char *what, int *n)
-{
-	Datum	   *elems = array_elements(array, TEXTOID, what, n);
-	char	  **out = palloc(sizeof(char *) * Max(*n, 1));
-
-	for (int i = 0; i < *n; i++)
-		out[i] = TextDatumGetCString(elems[i]);
-	return out;
-}
-
-/* Fills def's hidden layer widths from an integer[]. */
-static void
-hidden_from_array(ModelDef *def, ArrayType *array)
-{
-	int			n;
-	Datum	   *elems = array_elements(array, INT4OID, "hidden", &n);
-
-	if (n > MODEL_MAX_LAYERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hidden may list at most %d layers", MODEL_MAX_LAYERS)));
-	def->n_layers = n;
-	for (int i = 0; i < n; i++)
-		def->hidden[i] = DatumGetInt32(elems[i]);
-}
-
-/* The optimizer a name stands for; what names the option in errors. */
-static int
-optimizer_from_name(const char *name, const char *what)
-{
-	int			kind = optim_kind_from_name(name);
-
-	if (kind < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown %s \"%s\"", what, name),
-				 errhint("Choose sgd, adagrad, ftrl or adam.")));
-	return kind;
-}
-
-static void
-set_name(ModelDef *def, text *name)
-{
-	char	   *s = text_to_cstring(name);
-
-	if (strlen(s) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("model name \"%s\" is too long", s),
-				 errdetail("Model names are at most %d bytes.", NAMEDATALEN - 1)));
-	strlcpy(def->name, s, NAMEDATALEN);
-}
-
-/* The value of a definition's column, or NULL if its row lacks it or it is null. */
-static bool
-definition_column(HeapTuple row, TupleDesc desc, const char *column, Datum *value)
-{
-	int			attnum = SPI_fnumber(desc, column);
-	bool		isnull;
-
-	if (attnum <= 0)
-		return false;			/* a catalog from before the column existed */
-	*value = SPI_getbinval(row, desc, attnum, &isnull);
-	return !isnull;
-}
-
-/*
- * Reads a model's definition; errors if there is no such model.  Columns a
- * catalog of an older version lacks take their defaults.
- */
-void
-catalog_lookup(text *name, ModelDef *def)
-{
-	Datum		arg = PointerGetDatum(name);
+	InternalQuery q;
 	Oid			argtype = TEXTOID;
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext spi;
+	Datum		arg = PointerGetDatum(name);
+	char	   *sql;
 	HeapTuple	row;
 	TupleDesc	desc;
-	Datum		v;
+	bool		isnull;
 
-	modeldef_defaults(def);
-	set_name(def, name);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT * FROM monolith.model_definitions WHERE name = $1",
-							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read monolith.model_definitions");
+	memset(def, 0, sizeof(*def));
+	modeldef_set_name(def, name);
+	internal_begin(&q);
+	sql = psprintf("SELECT id, owner, acl%s%s FROM monolith.model_definitions "
+				   "WHERE name OPERATOR(pg_catalog.=) $1",
+				   definition ? ", " : "", definition ? definition_columns() : "");
+	internal_run(sql, 1, &argtype, &arg, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", def->name)));
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	spi = MemoryContextSwitchTo(caller);
-	if (definition_column(row, desc, "id", &v))
-		def->id = DatumGetInt64(v);
-	if (definition_column(row, desc, "slots", &v))
-		def->slot_names = strings_from_array(DatumGetArrayTypePCopy(v), "slots", &def->n_slots);
-	if (definition_column(row, desc, "numeric_features", &v))
-		def->numeric_names = strings_from_array(DatumGetArrayTypePCopy(v), "numeric_features",
-												&def->n_numeric);
-	if (definition_column(row, desc, "hidden", &v))
-		hidden_from_array(def, DatumGetArrayTypePCopy(v));
-	if (definition_column(row, desc, "dim", &v))
-		def->dim = DatumGetInt32(v);
-	if (definition_column(row, desc, "learning_rate", &v))
-		def->learning_rate = DatumGetFloat8(v);
-	if (definition_column(row, desc, "min_count", &v))
-		def->min_count = DatumGetInt32(v);
-	if (definition_column(row, desc, "admit_probability", &v))
-		def->admit_probability = DatumGetFloat8(v);
-	if (definition_column(row, desc, "seed", &v))
-		def->seed = DatumGetInt64(v);
-	if (definition_column(row, desc, "optimizer", &v))
-		def->optimizer = optimizer_from_name(TextDatumGetCString(v), "optimizer");
-	if (definition_column(row, desc, "weight_optimizer", &v))
-		def->weight_optimizer = optimizer_from_name(TextDatumGetCString(v), "weight_optimizer");
-	if (definition_column(row, desc, "dense_optimizer", &v))
-		def->dense_optimizer = optimizer_from_name(TextDatumGetCString(v), "dense_optimizer");
-	if (definition_column(row, desc, "dense_learning_rate", &v))
-		def->dense_learning_rate = DatumGetFloat8(v);
-	if (definition_column(row, desc, "l1", &v))
-		def->l1 = DatumGetFloat8(v);
-	if (definition_column(row, desc, "l2", &v))
-		def->l2 = DatumGetFloat8(v);
-	if (definition_column(row, desc, "negative_sample_rate", &v))
-		def->negative_sample_rate = DatumGetFloat8(v);
-	if (definition_column(row, desc, "hash_rows", &v))
-		def->hash_rows = DatumGetInt64(v);
-	MemoryContextSwitchTo(spi);
-	SPI_finish();
-	modeldef_validate(def);
-}
-
-/* Arguments of create_model, in order; the 0.1.0 SQL passes the first seven. */
-enum CreateArg
-{
-	CREATE_NAME, CREATE_SLOTS, CREATE_DIM, CREATE_LEARNING_RATE, CREATE_MIN_COUNT,
-	CREATE_ADMIT_PROBABILITY, CREATE_SEED, CREATE_NUMERIC_FEATURES, CREATE_HIDDEN,
-	CREATE_OPTIMIZER, CREATE_WEIGHT_OPTIMIZER, CREATE_DENSE_OPTIMIZER,
-	CREATE_DENSE_LEARNING_RATE, CREATE_L1, CREATE_L2, CREATE_NEGATIVE_SAMPLE_RATE,
-	CREATE_HASH_ROWS, CREATE_N_ARGS
-};
-
-/* The definition create_model's arguments give, checked. */
-static void
-modeldef_from_args(FunctionCallInfo fcinfo, ModelDef *def)
-{
-	static const char *const arg_names[CREATE_N_ARGS] = {
-		"model name", "slots", "dim", "learning_rate", "min_count",
-		"admit_probability", "seed", "numeric_features", "hidden", "optimizer",
-		"weight_optimizer", "dense_optimizer", "dense_learning_rate", "l1", "l2",
-		"negative_sample_rate", "hash_rows"
-	};
-	int			nargs = Min(PG_NARGS(), CREATE_N_ARGS);
-
-	/* A NULL weight_optimizer means "the same as optimizer". */
-	for (int i = 0; i < nargs; i++)
-		if (i != CREATE_WEIGHT_OPTIMIZER)
-			require_not_null(fcinfo, i, arg_names[i]);
-	modeldef_defaults(def);
-	set_name(def, PG_GETARG_TEXT_PP(CREATE_NAME));
-	def->slot_names = strings_from_array(PG_GETARG_ARRAYTYPE_P(CREATE_SLOTS), "slots", &def->n_slots);
-	def->dim = PG_GETARG_INT32(CREATE_DIM);
-	def->learning_rate = PG_GETARG_FLOAT8(CREATE_LEARNING_RATE);
-	def->min_count = PG_GETARG_INT32(CREATE_MIN_COUNT);
-	def->admit_probability = PG_GETARG_FLOAT8(CREATE_ADMIT_PROBABILITY);
-	def->seed = PG_GETARG_INT64(CREATE_SEED);
-	if (nargs == CREATE_N_ARGS)
+	MemoryContextSwitchTo(q.caller);
+	def->extension = q.scope.extension;
+	def->id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+	def->owner = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+	def->acl = acl_from_datum(SPI_getbinval(row, desc, 3, &isnull));
+	for (int c = 0; definition && c < DEF_N_COLUMNS; c++)
 	{
-		def->numeric_names = strings_from_array(PG_GETARG_ARRAYTYPE_P(CREATE_NUMERIC_FEATURES),
-												"numeric_features", &def->n_numeric);
-		hidden_from_array(def, PG_GETARG_ARRAYTYPE_P(CREATE_HIDDEN));
-		def->optimizer = optimizer_from_name(text_to_cstring(PG_GETARG_TEXT_PP(CREATE_OPTIMIZER)),
-											 "optimizer");
-		def->weight_optimizer = PG_ARGISNULL(CREATE_WEIGHT_OPTIMIZER) ? def->optimizer :
-			optimizer_from_name(text_to_cstring(PG_GETARG_TEXT_PP(CREATE_WEIGHT_OPTIMIZER)),
-								"weight_optimizer");
-		def->dense_optimizer = optimizer_from_name(text_to_cstring(PG_GETARG_TEXT_PP(CREATE_DENSE_OPTIMIZER)),
-												   "dense_optimizer");
-		def->dense_learning_rate = PG_GETARG_FLOAT8(CREATE_DENSE_LEARNING_RATE);
-		def->l1 = PG_GETARG_FLOAT8(CREATE_L1);
-		def->l2 = PG_GETARG_FLOAT8(CREATE_L2);
-		def->negative_sample_rate = PG_GETARG_FLOAT8(CREATE_NEGATIVE_SAMPLE_RATE);
-		def->hash_rows = PG_GETARG_INT64(CREATE_HASH_ROWS);
+		Datum		v = SPI_getbinval(row, desc, 4 + c, &isnull);
+
+		/* The columns are NOT NULL; a catalog edited to say otherwise is refused. */
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("definition of model \"%s\" has a null %s", def->name,
+							modeldef_column_name(c))));
+		modeldef_set(def, c, v);
 	}
-	modeldef_validate(def);
+	internal_end(&q);
+	if (definition)
+		modeldef_validate(def);
 }
 
-/* A text[] datum of n C strings. */
-static Datum
-strings_to_array(char **strings, int n)
+/* Reads a model's definition, with its owner and privileges. */
+void
+catalog_lookup(text *name, ModelDef *def)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-
-	for (int i = 0; i < n; i++)
-		elems[i] = CStringGetTextDatum(strings[i]);
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	lookup(name, def, true);
 }
 
 /*
- * monolith.create_model(name, slots, dim, learning_rate, min_count,
- *		admit_probability, seed, numeric_features, hidden, optimizer,
- *		weight_optimizer, dense_optimizer, dense_learning_rate, l1, l2,
- *		negative_sample_rate, hash_rows)
+ * Reads only a model's id, owner and privileges: enough to drop it or change
+ * its grants, even where its definition was edited into one that is refused.
  */
-Datum
-monolith_create_model(PG_FUNCTION_ARGS)
+void
+catalog_lookup_grants(text *name, ModelDef *def)
 {
-	ModelDef	def;
-	Datum	   *hidden;
-	Oid			argtypes[] = {TEXTOID, TEXTARRAYOID, INT4OID, FLOAT8OID, INT4OID,
-		FLOAT8OID, INT8OID, TEXTARRAYOID, INT4ARRAYOID, TEXTOID, TEXTOID, TEXTOID,
-	FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
-	Datum		values[lengthof(argtypes)];
-	bool		isnull;
-	bool		current_catalog = PG_NARGS() >= CREATE_N_ARGS;
-
-	shmem_require();
-	modeldef_from_args(fcinfo, &def);
-	hidden = palloc(sizeof(Datum) * Max(def.n_layers, 1));
-	for (int l = 0; l < def.n_layers; l++)
-		hidden[l] = Int32GetDatum(def.hidden[l]);
-	values[0] = CStringGetTextDatum(def.name);
-	values[1] = strings_to_array(def.slot_names, def.n_slots);
-	values[2] = Int32GetDatum(def.dim);
-	values[3] = Float8GetDatum(def.learning_rate);
-	values[4] = Int32GetDatum(def.min_count);
-	values[5] = Float8GetDatum(def.admit_probability);
-	values[6] = Int64GetDatum(def.seed);
-	values[7] = strings_to_array(def.numeric_names, def.n_numeric);
-	values[8] = PointerGetDatum(construct_array(hidden, def.n_layers, INT4OID,
-												sizeof(int32), true, TYPALIGN_INT));
-	values[9] = CStringGetTextDatum(optim_name(def.optimizer));
-	values[10] = CStringGetTextDatum(optim_name(def.weight_optimizer));
-	values[11] = CStringGetTextDatum(optim_name(def.dense_optimizer));
-	values[12] = Float8GetDatum(def.dense_learning_rate);
-	values[13] = Float8GetDatum(def.l1);
-	values[14] = Float8GetDatum(def.l2);
-	values[15] = Float8GetDatum(def.negative_sample_rate);
-	values[16] = Int64GetDatum(def.hash_rows);
-
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT 1 FROM monolith.model_definitions WHERE name = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read monolith.model_definitions");
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("model \"%s\" already exists", def.name)));
-	if (SPI_execute_with_args(current_catalog ?
-							  "INSERT INTO monolith.model_definitions "
-							  "(name, slots, dim, learning_rate, min_count, admit_probability, seed, "
-							  "numeric_features, hidden, optimizer, weight_optimizer, dense_optimizer, "
-							  "dense_learning_rate, l1, l2, negative_sample_rate, hash_rows) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-							  "$15, $16, $17) RETURNING id" :
-							  "INSERT INTO monolith.model_definitions "
-							  "(name, slots, dim, learning_rate, min_count, admit_probability, seed) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-							  current_catalog ? lengthof(argtypes) : CREATE_NUMERIC_FEATURES,
-							  argtypes, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not insert into monolith.model_definitions");
-	def.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	pending_add(MyDatabaseId, def.id, false);
-
-	/*
-	 * Take the model's memory now, so that a full cap fails this call rather
-	 * than a training call later.
-	 */
-	shmem_open_model(palloc(sizeof(ModelHandle)), &def);
-	PG_RETURN_VOID();
+	lookup(name, def, false);
 }
-/* monolith.drop_model(name): the definition now, the parameters at commit. */
-Datum
-monolith_drop_model(PG_FUNCTION_ARGS)
+
+/*
+ * Inserts a new model's row, owned by def->owner; sets def->id and
+ * def->extension.  Errors if the name is taken, after waiting for any
+ * transaction that is inserting it.
+ */
+void
+catalog_insert(ModelDef *def)
 {
-	Oid			argtype = TEXTOID;
-	Datum		arg;
-	ModelDef	def;
+	InternalQuery q;
+	Oid			types[2 + DEF_N_COLUMNS];
+	Datum		values[2 + DEF_N_COLUMNS];
+	StringInfoData sql;
 	bool		isnull;
 
-	shmem_require();
-	require_not_null(fcinfo, 0, "model name");
-	arg = PG_GETARG_DATUM(0);
-	set_name(&def, PG_GETARG_TEXT_PP(0));
-	SPI_connect();
-	if (SPI_execute_with_args("DELETE FROM monolith.model_definitions WHERE name = $1 RETURNING id",
-							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_DELETE_RETURNING)
-		elog(ERROR, "could not delete from monolith.model_definitions");
+	types[0] = REGROLEOID;
+	values[0] = ObjectIdGetDatum(def->owner);
+	types[1] = ACLITEMARRAYOID;
+	values[1] = PointerGetDatum(def->acl);
+	for (int c = 0; c < DEF_N_COLUMNS; c++)
+	{
+		types[2 + c] = modeldef_column_type(c);
+		values[2 + c] = modeldef_get(def, c);
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO monolith.model_definitions (owner, acl, %s) VALUES (",
+					 definition_columns());
+	for (int i = 0; i < 2 + DEF_N_COLUMNS; i++)
+		appendStringInfo(&sql, "%s$%d", i == 0 ? "" : ", ", i + 1);
+	appendStringInfoString(&sql, ") ON CONFLICT (name) DO NOTHING RETURNING id");
+
+	internal_begin(&q);
+	internal_run(sql.data, lengthof(types), types, values, false, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", def.name)));
-	def.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	pending_add(MyDatabaseId, def.id, true);
-	PG_RETURN_VOID();
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model \"%s\" already exists", def->name)));
+	def->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	def->extension = q.scope.extension;
+	internal_end(&q);
+}
+
+/* Deletes a model's row; its trigger frees the parameters at commit. */
+void
+catalog_delete(const ModelDef *def)
+{
+	InternalQuery q;
+	Oid			argtype = INT8OID;
+	Datum		arg = Int64GetDatum(def->id);
+
+	internal_begin(&q);
+	internal_run("DELETE FROM monolith.model_definitions WHERE id OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, false, SPI_OK_DELETE);
+	internal_end(&q);
+}
+
+/* Writes a model's owner and privileges. */
+void
+catalog_update_grants(const ModelDef *def)
+{
+	InternalQuery q;
+	Oid			types[] = {INT8OID, REGROLEOID, ACLITEMARRAYOID};
+	Datum		values[] = {Int64GetDatum(def->id), ObjectIdGetDatum(def->owner),
+	PointerGetDatum(def->acl)};
+
+	internal_begin(&q);
+	internal_run("UPDATE monolith.model_definitions SET owner = $2, acl = $3 "
+				 "WHERE id OPERATOR(pg_catalog.=) $1", 3, types, values, false, SPI_OK_UPDATE);
+	internal_end(&q);
+}
+
+/*
+ * Whether a model's row still exists, as of now rather than as of this
+ * transaction's snapshot, which may still show a row that another
+ * transaction has since deleted (and freed the parameters of, for good).
+ * A dirty snapshot sees the latest version of each row, a delete not yet
+ * committed not counting; it is read without SPI, so that a parallel worker,
+ * which may not take a new snapshot, can ask too.
+ */
+bool
+catalog_row_exists_now(const ModelDef *def)
+{
+	CatalogScope scope;
+	SnapshotData dirty;
+	ScanKeyData key;
+	Relation	rel;
+	TableScanDesc scan;
+	bool		exists;
+
+	catalog_scope(&scope);
+	/* A row of an installation of monolith dropped since is not this one's. */
+	if (def->extension != scope.extension)
+		return false;
+	InitDirtySnapshot(dirty);
+	rel = table_open(scope.definitions, AccessShareLock);
+	ScanKeyInit(&key, get_attnum(scope.definitions, "id"), BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(def->id));
+	scan = table_beginscan(rel, &dirty, 1, &key);
+	exists = heap_getnext(scan, ForwardScanDirection) != NULL;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return exists;
+}
+
+/* The owner and privileges of every model of the installation, into *out. */
+int
+catalog_all_grants(ModelGrants **out)
+{
+	InternalQuery q;
+	int			n;
+
+	internal_begin(&q);
+	internal_run("SELECT id, owner, acl FROM monolith.model_definitions", 0, NULL, NULL, true,
+				 SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	MemoryContextSwitchTo(q.caller);
+	*out = palloc(sizeof(ModelGrants) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		(*out)[i].id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+		(*out)[i].owner = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+		(*out)[i].acl = acl_from_datum(SPI_getbinval(row, desc, 3, &isnull));
+	}
+	internal_end(&q);
+	return n;
 }

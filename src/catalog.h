@@ -1,13 +1,36 @@
 /*
  * catalog.h
- *		Model definitions in monolith.model_definitions.
+ *		Rows of monolith.model_definitions, read and written by the extension's
+ *		own internal queries.
  */
 #ifndef MONOLITH_CATALOG_H
 #define MONOLITH_CATALOG_H
 
-#include "shmem.h"
+#include "modeldef.h"
 
-extern void catalog_install_callbacks(void);
+/* The installation of monolith in this database: what its queries run on. */
+typedef struct CatalogScope
+{
+	Oid			extension;
+	Oid			definitions;	/* monolith.model_definitions */
+	Oid			owner;			/* of that table: the role internal queries run as */
+} CatalogScope;
+
+/* The owner and privileges of one model, for listing what a role may see. */
+typedef struct ModelGrants
+{
+	int64		id;
+	Oid			owner;
+	Acl		   *acl;
+} ModelGrants;
+
+extern void catalog_scope(CatalogScope *scope);
 extern void catalog_lookup(text *name, ModelDef *def);
+extern void catalog_lookup_grants(text *name, ModelDef *def);
+extern void catalog_insert(ModelDef *def);
+extern void catalog_delete(const ModelDef *def);
+extern void catalog_update_grants(const ModelDef *def);
+extern bool catalog_row_exists_now(const ModelDef *def);
+extern int	catalog_all_grants(ModelGrants **out);
 
 #endif							/* MONOLITH_CATALOG_H */

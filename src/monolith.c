@@ -10,8 +10,8 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "catalog.h"
 #include "features.h"
+#include "lifecycle.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -51,6 +51,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("monolith");
 
-	catalog_install_callbacks();
+	lifecycle_install_callbacks();
 	shmem_install_hooks();
 }

@@ -11,13 +11,14 @@
  *
  * Locking rules:
  *	- MonolithShared.lock (registry lock) shared to find a model or read its
- *	  figures; exclusive to create or destroy one, and for the ring of ids of
- *	  models freed lately, which creation consults.  It is taken before, never
- *	  while holding, a table lock.
+ *	  figures; exclusive to claim an entry for a new state or give one up.
+ *	  Nothing waits for a table lock while holding it: a release marks its
+ *	  entries dying under it, then frees them without it, so that a release
+ *	  waiting for a long training step stalls no other model.
  *	- ModelSlot.table_lock is the core's CK_LOCK_TABLE (see cuckoo.h).  A
- *	  backend checks the entry's generation right after taking it: destroying
- *	  a model takes it exclusive and bumps the generation, so a state seen
- *	  under the table lock with the right generation is never freed under it.
+ *	  backend checks the entry's generation right after taking it: a release
+ *	  bumps the generation before it frees, so a state seen under the table
+ *	  lock with the right generation is never freed under it.
  *	- ModelSlot.write_seq is odd while anyone holds the table lock exclusive,
  *	  and grows by one when it is taken and when it is released: a sequence
  *	  lock, for the core's reads without the table lock (env read_begin and
@@ -34,6 +35,8 @@
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
+
+#include "catalog.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/dsa.h"
@@ -49,27 +52,19 @@ typedef struct ModelSlot
 {
 	LWLock		table_lock;
 	pg_atomic_uint32 write_seq;
-	bool		in_use;
-	Oid			dboid;
-	int64		model_id;
+	bool		in_use;			/* holds a live state, found by its key */
+	bool		dying;			/* being freed: neither found nor reused */
+	int			dying_by;		/* the pid of the process freeing it */
+	ModelKey	key;
 	uint32		generation;
 	dsa_pointer state;
 } ModelSlot;
 
-/* Models freed lately, so that none is made again from an old snapshot. */
-#define FREED_MEMORY 1024
-
-typedef struct FreedModel
-{
-	Oid			dboid;
-	int64		model_id;
-} FreedModel;
-
 typedef struct MonolithShared
 {
 	LWLock	   *lock;
-	FreedModel	freed[FREED_MEMORY];	/* a ring, under the registry lock */
-	uint32		next_freed;
+	pg_atomic_uint64 releases;	/* bumped by every release, under the lock */
+	pg_atomic_uint64 definitions_version;
 	int			model_lock_tranche;
 	int			dsa_tranche;
 	uint32		next_generation;
@@ -90,6 +85,7 @@ int			monolith_max_models = 64;
 
 static MonolithShared *shared = NULL;
 static dsa_area *area = NULL;
+pg_atomic_uint64 *monolith_definitions_version = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -135,8 +131,8 @@ monolith_shmem_startup(void)
 		shared->model_lock_tranche = LWLockNewTrancheId();
 		shared->dsa_tranche = LWLockNewTrancheId();
 		shared->next_generation = 1;
-		shared->next_freed = 0;
-		memset(shared->freed, 0, sizeof(shared->freed));
+		pg_atomic_init_u64(&shared->releases, 0);
+		pg_atomic_init_u64(&shared->definitions_version, 0);
 		shared->max_models = monolith_max_models;
 		shared->dsa_offset = registry_size();
 		for (int i = 0; i < monolith_max_models; i++)
@@ -144,12 +140,14 @@ monolith_shmem_startup(void)
 			LWLockInitialize(&shared->models[i].table_lock, shared->model_lock_tranche);
 			pg_atomic_init_u32(&shared->models[i].write_seq, 0);
 			shared->models[i].in_use = false;
+			shared->models[i].dying = false;
 		}
 		created = dsa_create_in_place((char *) shared + shared->dsa_offset,
 									  DSA_IN_PLACE_SIZE, shared->dsa_tranche, NULL);
 		dsa_pin(created);
 		dsa_detach(created);
 	}
+	monolith_definitions_version = &shared->definitions_version;
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -336,73 +334,30 @@ handle_bind(ModelHandle *h, int index)
 	ck_view_reset(&h->view);
 }
 
+static bool
+key_equal(const ModelKey *a, const ModelKey *b)
+{
+	return a->dboid == b->dboid && a->extension == b->extension && a->id == b->id;
+}
+
 static int
-registry_find(Oid dboid, int64 model_id)
+registry_find(const ModelKey *key)
 {
 	for (int i = 0; i < shared->max_models; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];
 
-		if (slot->in_use && slot->dboid == dboid && slot->model_id == model_id)
+		if (slot->in_use && key_equal(&slot->key, key))
 			return i;
 	}
 	return -1;
 }
 
-/* The core's configuration of a model, from its definition. */
-void
-model_config_from_def(ModelConfig *config, const ModelDef *def)
+/* The key of def's state in this database. */
+static ModelKey
+key_of(const ModelDef *def)
 {
-	/* Zeroed whole, padding too, so that configurations compare with memcmp. */
-	memset(config, 0, sizeof(*config));
-	config->n_slots = def->n_slots;
-	config->n_numeric = def->n_numeric;
-	config->dim = def->dim;
-	config->n_layers = def->n_layers;
-	for (int l = 0; l < def->n_layers; l++)
-		config->width[l] = def->hidden[l];
-	config->embedding_optimizer = (Optimizer) {
-		def->optimizer, (float) def->learning_rate, (float) def->l1, (float) def->l2
-	};
-	config->weight_optimizer = config->embedding_optimizer;
-	config->weight_optimizer.kind = def->weight_optimizer;
-	config->dense_optimizer = (Optimizer) {
-		def->dense_optimizer, (float) def->dense_learning_rate, 0, (float) def->l2
-	};
-	config->init_scale = 0.01f;
-	config->negative_rate = def->negative_sample_rate;
-	config->hash_rows = (uint64) def->hash_rows;
-	config->seed = (uint64) def->seed;
-}
-
-/* Remembers a freed model; registry lock exclusive. */
-static void
-freed_remember(Oid dboid, int64 model_id)
-{
-	shared->freed[shared->next_freed++ % FREED_MEMORY] = (FreedModel) {dboid, model_id};
-}
-
-/*
- * Forgets a database's freed models, when all its models go: dropping the
- * extension (or the database) ends the sequence their ids came from, and a
- * new one starts over.
- */
-static void
-freed_forget_database(Oid dboid)
-{
-	for (int i = 0; i < FREED_MEMORY; i++)
-		if (shared->freed[i].dboid == dboid)
-			shared->freed[i] = (FreedModel) {InvalidOid, 0};
-}
-
-/* Whether a model was freed lately; registry lock held. */
-static bool
-freed_lately(Oid dboid, int64 model_id)
-{
-	for (int i = 0; i < FREED_MEMORY; i++)
-		if (shared->freed[i].model_id == model_id && shared->freed[i].dboid == dboid)
-			return true;
-	return false;
+	return (ModelKey) {MyDatabaseId, def->extension, def->id};
 }
 
 /*
@@ -419,16 +374,9 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	CuckooConfig config;
 	volatile bool initialized;
 
-	/*
-	 * A definition this session still sees may belong to a model dropped
-	 * since: its parameters are gone for good, and must not come back.
-	 */
-	if (freed_lately(MyDatabaseId, def->id))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" was dropped", def->name)));
+	Assert(LWLockHeldByMeInMode(shared->lock, LW_EXCLUSIVE));
 	for (index = 0; index < shared->max_models; index++)
-		if (!shared->models[index].in_use)
+		if (!shared->models[index].in_use && !shared->models[index].dying)
 		{
 			slot = &shared->models[index];
 			break;
@@ -451,11 +399,8 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	for (int i = 0; i < 1 + MODEL_STRIPES; i++)
 		LWLockInitialize(&state->locks[i], shared->model_lock_tranche);
 
-	ck_default_config(&config, 0);
+	table_config_from_def(&config, def);
 	config.n_stripes = MODEL_STRIPES;
-	config.admission.min_count = def->min_count;
-	config.admission.probability = def->admit_probability;
-	config.admission.seed = (uint64) def->seed;
 
 	slot->state = dp;
 	slot->generation = shared->next_generation++;
@@ -484,10 +429,48 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 				 errmsg("not enough shared memory for model \"%s\"", def->name),
 				 errhint("Raise monolith.max_memory or drop other models.")));
 	}
-	slot->dboid = MyDatabaseId;
-	slot->model_id = def->id;
+	slot->key = key_of(def);
 	slot->in_use = true;
 	return index;
+}
+
+/*
+ * The registry entry of def's state, made if there is none; registry lock
+ * held shared on return.  A definition this transaction still sees may be
+ * of a model whose row another has deleted since and whose state it freed:
+ * that state must not come back.  So a state is made only for a row that
+ * exists as of now; and a release in between (which might have been that
+ * row's, finding nothing yet to free) sends the check round again.
+ */
+static int
+registry_find_or_create(ModelHandle *h, const ModelDef *def, const ModelConfig *config)
+{
+	ModelKey	key = key_of(def);
+
+	for (;;)
+	{
+		uint64		releases;
+		int			index;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		index = registry_find(&key);
+		if (index >= 0)
+			return index;
+		releases = pg_atomic_read_u64(&shared->releases);
+		LWLockRelease(shared->lock);
+
+		/* Queries run with no LWLock held. */
+		if (!catalog_row_exists_now(def))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" was dropped", def->name)));
+
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		index = registry_find(&key);
+		if (index < 0 && pg_atomic_read_u64(&shared->releases) == releases)
+			index = registry_create(h, def, config);
+		LWLockRelease(shared->lock);
+	}
 }
 
 /*
@@ -505,17 +488,7 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 	shmem_require();
 	h->def = *def;
 	model_config_from_def(&expected, def);
-	LWLockAcquire(shared->lock, LW_SHARED);
-	index = registry_find(MyDatabaseId, def->id);
-	if (index < 0)
-	{
-		/* Upgrade to exclusive to create it, unless someone beat us to it. */
-		LWLockRelease(shared->lock);
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		index = registry_find(MyDatabaseId, def->id);
-		if (index < 0)
-			index = registry_create(h, def, &expected);
-	}
+	index = registry_find_or_create(h, def, &expected);
 	handle_bind(h, index);
 	matches = memcmp(&expected, &h->model->config, sizeof(ModelConfig)) == 0;
 	/* The registry lock keeps the model from being freed while it is copied. */
@@ -529,42 +502,72 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 				 errhint("Drop and re-create the model instead of editing its definition.")));
 }
 
+/* Whether a state of that key falls within a release of scope and key. */
+static bool
+release_covers(ReleaseScope scope, const ModelKey *key, const ModelKey *of)
+{
+	switch (scope)
+	{
+		case RELEASE_MODEL:
+			return key_equal(key, of);
+		case RELEASE_INSTALLATION:
+			return key->dboid == of->dboid && key->extension == of->extension;
+		case RELEASE_DATABASE:
+			return key->dboid == of->dboid;
+	}
+	pg_unreachable();
+}
+
 /*
- * Frees the shared state of one model, or with model_id MODEL_ID_ALL of every
- * model of the database, waiting for operations under way on each.
+ * Frees the shared states that scope and key name.  Under the registry lock
+ * they are marked dying and given a new generation, so that nobody finds or
+ * binds them again and whoever holds them errors at his next lock; then,
+ * with the registry lock released, each is freed once the operations under
+ * way on it have ended.  Runs at COMMIT and ABORT: nothing here may fail.
  */
 void
-shmem_release_model(Oid dboid, int64 model_id)
+shmem_release(ReleaseScope scope, const ModelKey *key)
 {
 	shmem_require();
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	if (model_id == MODEL_ID_ALL)
-		freed_forget_database(dboid);
-	else
-		freed_remember(dboid, model_id);
+	pg_atomic_fetch_add_u64(&shared->releases, 1);
+	for (int i = 0; i < shared->max_models; i++)
+	{
+		ModelSlot  *slot = &shared->models[i];
+
+		if (!slot->in_use || !release_covers(scope, &slot->key, key))
+			continue;
+		slot->in_use = false;
+		slot->dying = true;
+		slot->dying_by = MyProcPid;
+		slot->generation = shared->next_generation++;
+	}
+	LWLockRelease(shared->lock);
+
+	/* Only this process clears the marks it made. */
 	for (int i = 0; i < shared->max_models; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];
 		ModelHandle h;			/* on the stack: this runs at abort, too */
 
-		if (!slot->in_use || slot->dboid != dboid ||
-			(model_id != MODEL_ID_ALL && slot->model_id != model_id))
+		if (!slot->dying || slot->dying_by != MyProcPid)
 			continue;
 		handle_bind(&h, i);
 		table_lock_exclusive(slot);
-		slot->in_use = false;
-		slot->generation = shared->next_generation++;
 		model_destroy(h.model, &h.env);
 		dsa_free(area, slot->state);
 		slot->state = InvalidDsaPointer;
 		table_unlock_exclusive(slot);
+
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		slot->dying = false;
+		LWLockRelease(shared->lock);
 	}
-	LWLockRelease(shared->lock);
 }
 
-/* Copies the figures of this database's live models into out[0..max). */
+/* Copies the figures of this database's live models of an installation into out[0..max). */
 int
-shmem_collect_stats(Oid dboid, ModelStats *out, int max)
+shmem_collect_stats(Oid extension, ModelStats *out, int max)
 {
 	int			n = 0;
 
@@ -575,10 +578,10 @@ shmem_collect_stats(Oid dboid, ModelStats *out, int max)
 		ModelSlot  *slot = &shared->models[i];
 		Model	   *model;
 
-		if (!slot->in_use || slot->dboid != dboid)
+		if (!slot->in_use || slot->key.dboid != MyDatabaseId || slot->key.extension != extension)
 			continue;
 		model = &((ModelState *) dsa_get_address(area, slot->state))->model;
-		out[n].model_id = slot->model_id;
+		out[n].model_id = slot->key.id;
 		out[n].ids = __atomic_load_n(&model->table.live, __ATOMIC_RELAXED);
 		out[n].memory_bytes = sizeof(ModelState) + model_memory_bytes(model);
 		out[n].examples = __atomic_load_n(&model->examples, __ATOMIC_RELAXED);

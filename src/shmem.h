@@ -8,38 +8,25 @@
 
 #include "postgres.h"
 
-#include "model.h"
+#include "port/atomics.h"
 
-#define MONOLITH_MAX_SLOTS 255
-StaticAssertDecl(MONOLITH_MAX_SLOTS <= MODEL_MAX_SLOTS, "the core takes a model's every slot");
-/* Model ids start at 1; this stands for every model of a database. */
-#define MODEL_ID_ALL 0
+#include "modeldef.h"
 
-/* A model's definition, as stored in monolith.model_definitions. */
-typedef struct ModelDef
+/* Names a model's shared state: its row of one installation of monolith. */
+typedef struct ModelKey
 {
+	Oid			dboid;
+	Oid			extension;		/* a new CREATE EXTENSION starts new ids */
 	int64		id;
-	char		name[NAMEDATALEN];
-	int			n_slots;
-	char	  **slot_names;
-	int			n_numeric;
-	char	  **numeric_names;
-	int			dim;
-	int			n_layers;
-	int			hidden[MODEL_MAX_LAYERS];
-	double		learning_rate;
-	int			min_count;
-	double		admit_probability;
-	int64		seed;
-	int			optimizer;		/* OptimizerKind of the embeddings */
-	int			weight_optimizer;	/* of first-order weights and the bias */
-	int			dense_optimizer;	/* of numeric weights and the tower */
-	double		dense_learning_rate;
-	double		l1;
-	double		l2;
-	double		negative_sample_rate;
-	int64		hash_rows;
-} ModelDef;
+} ModelKey;
+
+/* What a release frees: one model, an installation's models, a database's. */
+typedef enum ReleaseScope
+{
+	RELEASE_MODEL,
+	RELEASE_INSTALLATION,
+	RELEASE_DATABASE
+} ReleaseScope;
 
 /* A backend's handle on a model's shared state. */
 typedef struct ModelHandle
@@ -66,12 +53,18 @@ typedef struct ModelStats
 extern int	monolith_max_memory_mb;
 extern int	monolith_max_models;
 
-extern void model_config_from_def(ModelConfig *config, const ModelDef *def);
 extern void shmem_install_hooks(void);
 extern void shmem_require(void);
 extern void shmem_assign_max_memory(int newval, void *extra);
 extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);
-extern void shmem_release_model(Oid dboid, int64 model_id);
-extern int	shmem_collect_stats(Oid dboid, ModelStats *out, int max);
+extern void shmem_release(ReleaseScope scope, const ModelKey *key);
+extern int	shmem_collect_stats(Oid extension, ModelStats *out, int max);
+
+/*
+ * Counts commits of transactions that changed model definitions, so that a
+ * backend's cached look-ups can tell they may be stale; NULL until the
+ * shared memory is set up.
+ */
+extern pg_atomic_uint64 *monolith_definitions_version;
 
 #endif							/* MONOLITH_SHMEM_H */

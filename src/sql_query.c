@@ -27,6 +27,7 @@
 
 #include "catalog.h"
 #include "features.h"
+#include "privileges.h"
 #include "metrics.h"
 
 PG_FUNCTION_INFO_V1(monolith_train_query);
@@ -258,6 +259,7 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	catalog_lookup(PG_GETARG_TEXT_PP(0), &def);
+	model_require(&def, train ? MODEL_PRIV_TRAIN : MODEL_PRIV_SCORE);
 	shmem_open_model(&pass->handle, &def);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	pass->label_column = text_to_cstring(PG_GETARG_TEXT_PP(2));

@@ -15,46 +15,60 @@
 
 #include "catalog.h"
 #include "features.h"
+#include "lifecycle.h"
+#include "privileges.h"
 
 PG_FUNCTION_INFO_V1(monolith_train);
 PG_FUNCTION_INFO_V1(monolith_score);
 PG_FUNCTION_INFO_V1(monolith_expire);
 PG_FUNCTION_INFO_V1(monolith_model_stats);
 
-/* What a call site resolved once: the model, argument types and scratch. */
+/* What a call site resolved: the model, argument types and scratch. */
 typedef struct ModelCall
 {
 	MemoryContext context;		/* holds this struct and all it points to */
 	text	   *name;
-	bool		name_is_stable; /* a constant or parameter: the same every row */
+	AclMode		privilege;		/* what the function needs of the model */
+	Oid			user;			/* who was found to hold it */
+	uint64		version;		/* definitions_version() then */
 	ModelHandle handle;
 	int			first_feature;	/* argument number of the first feature */
 	ExampleBuilder builder;
 } ModelCall;
 
 /*
- * The call site's model resolved anew: on its first row, and on any row
- * whose model name may differ from the last.  first_feature < 0: no features.
+ * Whether the call site's resolved model still answers this call: the same
+ * name (a PL/pgSQL variable, say, may name another model each call), the
+ * same user, and no definition changed since.
+ */
+static inline bool
+model_call_current(const ModelCall *call, FunctionCallInfo fcinfo)
+{
+	text	   *name;
+
+	if (unlikely(call == NULL || PG_ARGISNULL(0)) ||
+		unlikely(call->version != definitions_version() || call->user != GetUserId()))
+		return false;
+	name = PG_GETARG_TEXT_PP(0);
+	return VARSIZE_ANY_EXHDR(call->name) == VARSIZE_ANY_EXHDR(name) &&
+		memcmp(VARDATA_ANY(call->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0;
+}
+
+/*
+ * The call site's model resolved anew, with the current user's privilege on
+ * it checked.  first_feature < 0: no features.
  */
 static pg_noinline ModelCall *
-model_call_resolve(FunctionCallInfo fcinfo, int first_feature)
+model_call_resolve(FunctionCallInfo fcinfo, int first_feature, AclMode privilege)
 {
 	ModelCall  *call = fcinfo->flinfo->fn_extra;
 	MemoryContext context;
 	MemoryContext old;
-	text	   *name;
 	ModelDef	def;
 	int			n_inputs;
 
 	shmem_require();
 	require_not_null(fcinfo, 0, "model name");
-	name = PG_GETARG_TEXT_PP(0);
-	if (call != NULL &&
-		VARSIZE_ANY_EXHDR(call->name) == VARSIZE_ANY_EXHDR(name) &&
-		memcmp(VARDATA_ANY(call->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
-		return call;
-
-	/* A new model name at this call site: forget the previous one. */
 	if (call != NULL)
 	{
 		MemoryContextDelete(call->context);
@@ -63,7 +77,15 @@ model_call_resolve(FunctionCallInfo fcinfo, int first_feature)
 	context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "monolith call",
 									ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(context);
-	catalog_lookup(name, &def);
+	call = palloc0(sizeof(ModelCall));
+	call->context = context;
+	/* Taken first: a change made during the look-up sends the next call to look again. */
+	call->version = definitions_version();
+	call->user = GetUserId();
+	call->privilege = privilege;
+	call->name = DatumGetTextPCopy(PG_GETARG_DATUM(0));
+	catalog_lookup(call->name, &def);
+	model_require(&def, privilege);
 	if (get_fn_expr_variadic(fcinfo->flinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -77,10 +99,6 @@ model_call_resolve(FunctionCallInfo fcinfo, int first_feature)
 						def.name, n_inputs, PG_NARGS() - first_feature),
 				 errdetail("Pass one feature per slot, in the order the model lists its slots, then its numeric features.")));
 
-	call = palloc0(sizeof(ModelCall));
-	call->context = context;
-	call->name = DatumGetTextPCopy(PointerGetDatum(name));
-	call->name_is_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
 	call->first_feature = first_feature;
 	if (first_feature >= 0)
 	{
@@ -102,17 +120,17 @@ model_call_resolve(FunctionCallInfo fcinfo, int first_feature)
 }
 
 /*
- * The call site's resolved model, looked up on the first row and again only
- * when the model name changes between rows.  first_feature < 0: no features.
+ * The call site's resolved model: looked up on the first row, and again
+ * whenever model_call_current says the last look-up may not hold.
  */
 static inline ModelCall *
-model_call(FunctionCallInfo fcinfo, int first_feature)
+model_call(FunctionCallInfo fcinfo, int first_feature, AclMode privilege)
 {
 	ModelCall  *call = fcinfo->flinfo->fn_extra;
 
-	if (likely(call != NULL && call->name_is_stable))
+	if (likely(model_call_current(call, fcinfo)))
 		return call;
-	return model_call_resolve(fcinfo, first_feature);
+	return model_call_resolve(fcinfo, first_feature, privilege);
 }
 
 /* The row's example, from the call's feature arguments. */
@@ -129,7 +147,7 @@ model_call_example(FunctionCallInfo fcinfo, ModelCall *call, ModelWork *work)
 Datum
 monolith_train(PG_FUNCTION_ARGS)
 {
-	ModelCall  *call = model_call(fcinfo, 2);
+	ModelCall  *call = model_call(fcinfo, 2, MODEL_PRIV_TRAIN);
 	Oid			label_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	double		label;
 	ModelWork	work;
@@ -149,7 +167,7 @@ monolith_train(PG_FUNCTION_ARGS)
 Datum
 monolith_score(PG_FUNCTION_ARGS)
 {
-	ModelCall  *call = model_call(fcinfo, 1);
+	ModelCall  *call = model_call(fcinfo, 1, MODEL_PRIV_SCORE);
 	ModelWork	work;
 	Example		ex = model_call_example(fcinfo, call, &work);
 
@@ -162,7 +180,7 @@ monolith_score(PG_FUNCTION_ARGS)
 Datum
 monolith_expire(PG_FUNCTION_ARGS)
 {
-	ModelCall  *call = model_call(fcinfo, -1);
+	ModelCall  *call = model_call(fcinfo, -1, MODEL_PRIV_TRAIN);
 	Interval   *age;
 	Interval	zero = {0};
 	TimestampTz cutoff;
@@ -189,28 +207,46 @@ monolith_expire(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) removed);
 }
 
-/* monolith.model_stats(): live figures of this database's models. */
+/*
+ * monolith.model_stats(): a row for every model of the installation that the
+ * current user may use, with its live figures (zero for a model whose
+ * parameters are not in memory).
+ */
 Datum
 monolith_model_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CatalogScope scope;
+	ModelGrants *grants;
 	ModelStats *stats;
-	int			n;
+	int			n_models;
+	int			n_live;
 
 	shmem_require();
 	InitMaterializedSRF(fcinfo, 0);
+	catalog_scope(&scope);
+	n_models = catalog_all_grants(&grants);
 	stats = palloc(sizeof(ModelStats) * monolith_max_models);
-	n = shmem_collect_stats(MyDatabaseId, stats, monolith_max_models);
-	for (int i = 0; i < n; i++)
+	n_live = shmem_collect_stats(scope.extension, stats, monolith_max_models);
+	for (int m = 0; m < n_models; m++)
 	{
 		Datum		values[5];
 		bool		nulls[5] = {false};
 
-		values[0] = Int64GetDatum(stats[i].model_id);
-		values[1] = Int64GetDatum((int64) stats[i].ids);
-		values[2] = Int64GetDatum((int64) stats[i].memory_bytes);
-		values[3] = Int64GetDatum((int64) stats[i].examples);
-		values[4] = Int64GetDatum((int64) stats[i].evicted);
+		if (!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_SCORE) &&
+			!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_TRAIN))
+			continue;
+		values[0] = Int64GetDatum(grants[m].id);
+		for (int c = 1; c < 5; c++)
+			values[c] = Int64GetDatum(0);
+		for (int i = 0; i < n_live; i++)
+			if (stats[i].model_id == grants[m].id)
+			{
+				values[1] = Int64GetDatum((int64) stats[i].ids);
+				values[2] = Int64GetDatum((int64) stats[i].memory_bytes);
+				values[3] = Int64GetDatum((int64) stats[i].examples);
+				values[4] = Int64GetDatum((int64) stats[i].evicted);
+			}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
