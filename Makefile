@@ -8,7 +8,7 @@ OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "monolith - online recommendation models in shared memory"
 
-REGRESS = create_model train_score expire auc errors deepfm train_query negative_sampling upgrade
+REGRESS = install create_model train_score expire auc errors deepfm train_query negative_sampling privileges search_path call_sites lifecycle upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/monolith.conf --temp-instance=./tmp_check --inputdir=$(srcdir)
 TAP_TESTS = 1
 

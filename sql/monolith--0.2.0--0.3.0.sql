@@ -63,3 +63,14 @@ SELECT d.name, d.owner, d.acl AS privileges, d.slots, d.numeric_features, d.dim,
 FROM monolith.model_definitions d
 JOIN monolith.model_stats() s ON s.model_id OPERATOR(pg_catalog.=) d.id;
 GRANT SELECT ON monolith.models TO PUBLIC;
+
+-- All models' shared memory, every database's, against monolith.max_memory:
+-- for monitoring, so for pg_monitor, not for everyone.
+CREATE FUNCTION monolith.memory_usage(OUT live_models pg_catalog.int4,
+									  OUT used_bytes pg_catalog.int8,
+									  OUT cap_bytes pg_catalog.int8)
+RETURNS pg_catalog.record
+AS 'MODULE_PATHNAME', 'monolith_memory_usage'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION monolith.memory_usage() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION monolith.memory_usage() TO pg_monitor;

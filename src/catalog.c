@@ -340,7 +340,7 @@ catalog_all_grants(ModelGrants **out)
 	int			n;
 
 	internal_begin(&q);
-	internal_run("SELECT id, owner, acl FROM monolith.model_definitions", 0, NULL, NULL, true,
+	internal_run("SELECT id, owner, acl, name FROM monolith.model_definitions", 0, NULL, NULL, true,
 				 SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	MemoryContextSwitchTo(q.caller);
@@ -354,6 +354,7 @@ catalog_all_grants(ModelGrants **out)
 		(*out)[i].id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
 		(*out)[i].owner = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
 		(*out)[i].acl = acl_from_datum(SPI_getbinval(row, desc, 3, &isnull));
+		(*out)[i].name = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
 	}
 	internal_end(&q);
 	return n;

@@ -20,6 +20,7 @@ typedef struct CatalogScope
 typedef struct ModelGrants
 {
 	int64		id;
+	char	   *name;
 	Oid			owner;
 	Acl		   *acl;
 } ModelGrants;

@@ -18,14 +18,17 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -149,7 +152,47 @@ lifecycle_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		pending_settle(GetCurrentTransactionNestLevel(), true, true);
 }
 
-/* Dropping the extension or a database frees its models' states at commit. */
+/*
+ * Refuses to drop a role that owns a model of this database's installation,
+ * or holds a grant on one, as PostgreSQL refuses for its own objects: the
+ * model would be left with an owner or a grantee that is no role.  Other
+ * databases' models are beyond reach from here.
+ */
+static void
+require_no_models_of(Oid role)
+{
+	ModelGrants *grants;
+	int			n;
+
+	if (!OidIsValid(get_extension_oid("monolith", true)))
+		return;
+	n = catalog_all_grants(&grants);
+	for (int i = 0; i < n; i++)
+	{
+		Oid		   *members;
+		int			n_members = aclmembers(grants[i].acl, &members);
+		bool		granted = false;
+
+		for (int m = 0; m < n_members; m++)
+			granted |= members[m] == role;
+		if (grants[i].owner == role || granted)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because monolith models depend on it",
+							GetUserNameFromId(role, false)),
+					 grants[i].owner == role ?
+					 errdetail("It owns model \"%s\" of database \"%s\".",
+							   grants[i].name, get_database_name(MyDatabaseId)) :
+					 errdetail("It has privileges on model \"%s\" of database \"%s\".",
+							   grants[i].name, get_database_name(MyDatabaseId)),
+					 errhint("Drop its models or hand them over with monolith.alter_model_owner, and revoke its grants with monolith.revoke_model.")));
+	}
+}
+
+/*
+ * Dropping the extension or a database frees its models' states at commit;
+ * dropping a role is refused while models depend on it.
+ */
 static void
 lifecycle_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 						int subId, void *arg)
@@ -158,7 +201,9 @@ lifecycle_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 	if (access != OAT_DROP)
 		return;
-	if (classId == DatabaseRelationId)
+	if (classId == AuthIdRelationId)
+		require_no_models_of(objectId);
+	else if (classId == DatabaseRelationId)
 		pending_add(RELEASE_DATABASE, (ModelKey) {objectId, InvalidOid, 0}, true);
 	else if (classId == ExtensionRelationId &&
 			 objectId == get_extension_oid("monolith", true))

@@ -591,3 +591,24 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 	LWLockRelease(shared->lock);
 	return n;
 }
+
+/* The live states of every database, and the bytes they hold together. */
+void
+shmem_usage(int *live, uint64 *bytes)
+{
+	shmem_require();
+	*live = 0;
+	*bytes = 0;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (int i = 0; i < shared->max_models; i++)
+	{
+		ModelSlot  *slot = &shared->models[i];
+
+		if (!slot->in_use)
+			continue;
+		(*live)++;
+		*bytes += sizeof(ModelState) +
+			model_memory_bytes(&((ModelState *) dsa_get_address(area, slot->state))->model);
+	}
+	LWLockRelease(shared->lock);
+}

@@ -59,6 +59,7 @@ extern void shmem_assign_max_memory(int newval, void *extra);
 extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);
 extern void shmem_release(ReleaseScope scope, const ModelKey *key);
 extern int	shmem_collect_stats(Oid extension, ModelStats *out, int max);
+extern void shmem_usage(int *live, uint64 *bytes);
 
 /*
  * Counts commits of transactions that changed model definitions, so that a

@@ -22,6 +22,7 @@ PG_FUNCTION_INFO_V1(monolith_train);
 PG_FUNCTION_INFO_V1(monolith_score);
 PG_FUNCTION_INFO_V1(monolith_expire);
 PG_FUNCTION_INFO_V1(monolith_model_stats);
+PG_FUNCTION_INFO_V1(monolith_memory_usage);
 
 /* What a call site resolved: the model, argument types and scratch. */
 typedef struct ModelCall
@@ -250,4 +251,26 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
+}
+
+/*
+ * monolith.memory_usage(): the shared memory of all models of the cluster,
+ * every database's, against the cap.
+ */
+Datum
+monolith_memory_usage(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false};
+	int			live;
+	uint64		bytes;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	shmem_usage(&live, &bytes);
+	values[0] = Int32GetDatum(live);
+	values[1] = Int64GetDatum((int64) bytes);
+	values[2] = Int64GetDatum((int64) monolith_max_memory_mb * 1024 * 1024);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -25,14 +25,32 @@ is($node->safe_psql('postgres', q{SELECT dim || ' ' || seed || ' ' || ids FROM m
 is($node->safe_psql('postgres', q{SELECT count(monolith.train('kept', true, 1, 1))}),
 	'1', 'the model trains after a restart');
 
-# pg_dump carries the definitions to another database.
+# pg_dump carries the definitions to another database, with their owners and
+# grants.
+$node->safe_psql('postgres', q{
+	CREATE ROLE regress_modeler;
+	CREATE ROLE regress_reader;
+	GRANT USAGE ON SCHEMA monolith TO regress_modeler;
+	SET ROLE regress_modeler;
+	SELECT monolith.create_model('owned', ARRAY['a']);
+	SELECT monolith.grant_model('owned', 'score', 'regress_reader');
+	SELECT monolith.grant_model('owned', 'train', 'public');
+});
+my $grants = q{SELECT owner || ' ' || privileges::text FROM monolith.models WHERE name = 'owned'};
+is($node->safe_psql('postgres', $grants),
+	'regress_modeler {regress_reader=r/regress_modeler,=w/regress_modeler}', 'a model with grants');
 $node->safe_psql('postgres', 'CREATE DATABASE copy');
 my $dump = $node->basedir . '/dump.sql';
 $node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump runs');
 $node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('copy'), '-f', $dump ],
 	'dump restores');
-is($node->safe_psql('copy', q{SELECT name, slots FROM monolith.models}),
+is($node->safe_psql('copy', q{SELECT name, slots FROM monolith.models WHERE name = 'kept'}),
 	'kept|{user_id,item_id}', 'definition restored from the dump');
+is($node->safe_psql('copy', $grants),
+	'regress_modeler {regress_reader=r/regress_modeler,=w/regress_modeler}',
+	'owner and grants restored from the dump');
+$node->safe_psql('copy', q{SELECT monolith.drop_model('owned')});
+$node->safe_psql('postgres', q{SELECT monolith.drop_model('owned')});
 # Models of two databases with one name and id are separate.
 $node->safe_psql('copy', q{SELECT count(monolith.train('kept', true, u, u)) FROM generate_series(1, 10) u});
 is($node->safe_psql('copy', q{SELECT ids FROM monolith.models WHERE name = 'kept'}), '20', 'copy has its own parameters');
@@ -45,6 +63,8 @@ is($node->safe_psql('copy', 'SELECT count(*) FROM monolith.model_stats()'), '0',
 	'DROP EXTENSION freed the models of its database');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM monolith.model_stats()'), '1',
 	'models of other databases stay');
+is($node->safe_psql('postgres', 'SELECT live_models FROM monolith.memory_usage()'), '1',
+	'and nothing else holds memory');
 $node->safe_psql('copy', q{SELECT monolith.create_model('again', ARRAY['a'])});
 $node->safe_psql('copy', q{SELECT monolith.train('again', true, 1)});
 my $copy_oid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'copy'});
