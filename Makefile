@@ -3,7 +3,7 @@ EXTVERSION = 0.3.0
 
 MODULE_big = monolith
 CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/optim.o src/model.o src/metrics.o
-GLUE_OBJS = src/monolith.o src/shmem.o src/modeldef.o src/catalog.o src/privileges.o src/lifecycle.o src/features.o src/sql_train.o src/sql_query.o src/sql_metrics.o
+GLUE_OBJS = src/monolith.o src/shmem.o src/modeldef.o src/catalog.o src/privileges.o src/lifecycle.o src/features.o src/sql_train.o src/sql_query.o src/sql_metrics.o src/auc_spill.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "monolith - online recommendation models in shared memory"

@@ -47,6 +47,28 @@ SELECT * FROM monolith.train_query('q', 'CREATE TABLE q_nothing (a int)');
 SELECT * FROM monolith.train_query('q', 'DELETE FROM q_events WHERE n < 0 RETURNING *');
 SELECT * FROM monolith.train_query('q', 'WITH d AS (DELETE FROM q_events WHERE n < 0 RETURNING *) SELECT * FROM d');
 SELECT * FROM monolith.train_query('q', 'SELECT * FROM q_events FOR UPDATE');
+-- nor through what the query calls: it runs read-only, temporary tables aside
+CREATE TABLE q_log (n int);
+CREATE SEQUENCE q_seq;
+CREATE FUNCTION q_writes() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO q_log VALUES (1) RETURNING 1';
+SELECT * FROM monolith.train_query('q', 'SELECT *, q_writes() AS w FROM q_events', 'liked');
+SELECT * FROM monolith.train_query('q', 'SELECT *, nextval(''q_seq'') AS s FROM q_events', 'liked');
+SELECT * FROM monolith.train_query('q', 'SELECT *, monolith.create_model(''inner'', ARRAY[''a'']) AS c FROM q_events', 'liked');
+SELECT (SELECT count(*) FROM q_log) AS logged, (SELECT count(*) FROM monolith.models WHERE name = 'inner') AS inner_models;
+-- and the transaction is as read-write as before, also after an error in the query
+BEGIN;
+SELECT examples FROM monolith.evaluate('q', 'SELECT * FROM q_events LIMIT 3', 'liked');
+SHOW transaction_read_only;
+INSERT INTO q_log VALUES (2);
+SAVEPOINT s;
+SELECT examples FROM monolith.evaluate('q', 'SELECT *, 1 / (n - 3) AS boom FROM q_events', 'liked');
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO q_log VALUES (3);
+SELECT count(*) AS logged FROM q_log;
+ROLLBACK;
+DROP FUNCTION q_writes();
+DROP TABLE q_log;
+DROP SEQUENCE q_seq;
 SELECT count(*) AS rows_kept FROM q_events;
 SELECT * FROM monolith.train_query('q', 'SELECT user_id, item_id, liked FROM q_events', 'liked');
 SELECT * FROM monolith.train_query('q', 'SELECT user_id, item_id, tags FROM q_events');
@@ -59,6 +81,36 @@ SELECT * FROM monolith.train_query('q', 'SELECT user_id, item_id, tags, ''NaN'':
 SELECT * FROM monolith.evaluate('q', 'SELECT user_id, item_id, tags, liked FROM q_events');
 SELECT m.ids = b.ids AND m.examples_trained = b.examples_trained AS unchanged
   FROM monolith.models m, q_before2 b WHERE m.name = 'q';
+
+-- The AUC of a pass, and of monolith.auc, spill beyond work_mem to a
+-- temporary file and give the same figure as in memory.
+SELECT auc AS auc_in_memory FROM monolith.evaluate('q', 'SELECT * FROM q_events', 'liked') \gset
+SET work_mem = '64kB';
+SELECT round(auc::numeric, 12) = round(:auc_in_memory::numeric, 12) AS same_auc_spilled
+  FROM monolith.evaluate('q', 'SELECT * FROM q_events', 'liked');
+CREATE TABLE q_scored AS
+SELECT n, monolith.score('q', user_id, item_id, tags) AS p, liked FROM q_events;
+SELECT round(monolith.auc(p, liked)::numeric, 12) = round(:auc_in_memory::numeric, 12) AS same_auc_aggregate
+  FROM q_scored;
+-- in a window, the aggregate answers again after each row, spilled or not
+SELECT count(*) FILTER (WHERE spilled IS DISTINCT FROM whole) AS differing_rows
+  FROM (SELECT n, round(monolith.auc(p, liked) OVER w::numeric, 12) AS spilled FROM q_scored
+        WINDOW w AS (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) s
+  JOIN (SELECT n, round((SELECT monolith.auc(p, liked) FROM q_scored b WHERE b.n <= a.n)::numeric, 12) AS whole
+          FROM q_scored a WHERE n % 500 = 0) w USING (n);
+-- a pass over a million rows keeps its backend's memory within work_mem's reach
+SET work_mem = '1MB';
+CREATE TEMP TABLE q_memory (bytes bigint);
+CREATE FUNCTION q_note_memory() RETURNS int LANGUAGE sql VOLATILE AS
+  'INSERT INTO q_memory SELECT sum(total_bytes) FROM pg_backend_memory_contexts RETURNING 0';
+SELECT examples FROM monolith.evaluate('q',
+  'SELECT n % 40 AS user_id, n % 60 AS item_id, NULL::text[] AS tags, n % 2 = 0 AS liked,
+          CASE WHEN n % 250000 = 0 THEN q_note_memory() END AS note
+     FROM generate_series(1, 1000000) n', 'liked');
+SELECT count(*) AS notes, max(bytes) - min(bytes) < 8 * 1024 * 1024 AS bounded FROM q_memory;
+RESET work_mem;
+DROP FUNCTION q_note_memory();
+DROP TABLE q_scored;
 
 SELECT monolith.drop_model('q');
 DROP TABLE q_events;

@@ -33,8 +33,8 @@ score_key(double score)
  * bytes all keys share, with a temporary copy; qsort when none can be had.
  * Linear time matters here: a pass over millions of examples sorts them all.
  */
-static void
-sort_by_score(ScoredLabel *items, size_t n)
+void
+metrics_sort_by_score(ScoredLabel *items, size_t n)
 {
 	ScoredLabel *tmp = n > 1024 ? malloc(n * sizeof(ScoredLabel)) : NULL;
 	ScoredLabel *from = items;
@@ -65,6 +65,51 @@ sort_by_score(ScoredLabel *items, size_t n)
 	free(tmp);
 }
 
+/* Closes the sweep's run of equal scores: its positives beat the negatives below. */
+static void
+sweep_close_run(AucSweep *s)
+{
+	s->area += s->run_pos * (s->neg_below + 0.5 * s->run_neg);
+	s->neg_below += s->run_neg;
+	s->pos_total += s->run_pos;
+	s->neg_total += s->run_neg;
+	s->run_pos = s->run_neg = 0;
+	s->run_length = 0;
+}
+
+void
+metrics_auc_sweep_init(AucSweep *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Adds the next example of a sweep, which takes them in ascending order of
+ * score; equal scores form a run, in which positives beat half of the
+ * negatives (a NaN is a run of its own).
+ */
+void
+metrics_auc_sweep_add(AucSweep *s, double score, double label)
+{
+	if (s->run_length > 0 && score != s->run_score)
+		sweep_close_run(s);
+	s->run_score = score;
+	s->run_pos += label;
+	s->run_neg += 1.0 - label;
+	s->run_length++;
+}
+
+/* The swept AUC; NaN when either class has zero weight. */
+double
+metrics_auc_sweep_end(AucSweep *s)
+{
+	if (s->run_length > 0)
+		sweep_close_run(s);
+	if (s->pos_total <= 0 || s->neg_total <= 0)
+		return NAN;
+	return s->area / (s->pos_total * s->neg_total);
+}
+
 /*
  * Probability that a random positive outscores a random negative, with each
  * example counted as `label` of a positive and 1 - label of a negative.
@@ -72,35 +117,13 @@ sort_by_score(ScoredLabel *items, size_t n)
 double
 metrics_auc(ScoredLabel *items, size_t n)
 {
-	double		neg_below = 0;	/* negative weight with lower scores */
-	double		pos_total = 0;
-	double		neg_total = 0;
-	double		area = 0;
-	size_t		i = 0;
+	AucSweep	sweep;
 
-	sort_by_score(items, n);
-	while (i < n)
-	{
-		size_t		j = i;
-		double		pos = 0,
-					neg = 0;
-
-		/* A run of equal scores; at least the item at i, even a NaN. */
-		do
-		{
-			pos += items[j].label;
-			neg += 1.0 - items[j].label;
-			j++;
-		} while (j < n && items[j].score == items[i].score);
-		area += pos * (neg_below + 0.5 * neg);
-		neg_below += neg;
-		pos_total += pos;
-		neg_total += neg;
-		i = j;
-	}
-	if (pos_total <= 0 || neg_total <= 0)
-		return NAN;
-	return area / (pos_total * neg_total);
+	metrics_sort_by_score(items, n);
+	metrics_auc_sweep_init(&sweep);
+	for (size_t i = 0; i < n; i++)
+		metrics_auc_sweep_add(&sweep, items[i].score, items[i].label);
+	return metrics_auc_sweep_end(&sweep);
 }
 
 /* Log loss of predicting p for label, with p kept off 0 and 1. */

@@ -14,6 +14,28 @@ typedef struct ScoredLabel
 	double		label;
 } ScoredLabel;
 
+/*
+ * ROC AUC over examples taken in ascending order of score, as from sorted
+ * runs merged: what metrics_auc does after sorting.
+ */
+typedef struct AucSweep
+{
+	double		neg_below;		/* negative weight with lower scores */
+	double		pos_total;
+	double		neg_total;
+	double		area;
+	double		run_score;		/* the current run of equal scores */
+	double		run_pos;
+	double		run_neg;
+	size_t		run_length;
+} AucSweep;
+
+extern void metrics_auc_sweep_init(AucSweep *s);
+extern void metrics_auc_sweep_add(AucSweep *s, double score, double label);
+extern double metrics_auc_sweep_end(AucSweep *s);
+
+/* Sorts items by score, in linear time (and n items' more memory). */
+extern void metrics_sort_by_score(ScoredLabel *items, size_t n);
 /* Sorts items by score; NaN when either class has zero weight. */
 extern double metrics_auc(ScoredLabel *items, size_t n);
 extern double metrics_log_loss(double p, double label);

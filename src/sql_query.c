@@ -22,9 +22,11 @@
 #include "tcop/dest.h"
 #include "utils/plancache.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "auc_spill.h"
 #include "catalog.h"
 #include "features.h"
 #include "privileges.h"
@@ -35,8 +37,6 @@ PG_FUNCTION_INFO_V1(monolith_evaluate);
 
 /* Rows between reads of the clock, for last-seen times and progress. */
 #define CLOCK_EVERY_ROWS 4096
-/* Predictions kept for the AUC at most (16 bytes each, twice that to sort). */
-#define AUC_MAX_ROWS ((uint64) 1 << 26)
 
 int			monolith_progress_interval = 10;
 
@@ -62,8 +62,7 @@ typedef struct QueryPass
 	double		log_loss_sum;
 	double		prediction_sum;
 	double		label_sum;
-	ScoredLabel *scored;
-	size_t		scored_capacity;
+	AucCollector scored;		/* (prediction, label) of each row, for the AUC */
 	uint32		now;
 	TimestampTz started_at;
 	TimestampTz last_progress;
@@ -192,13 +191,7 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass->row_context);
 
-	if (pass->rows == pass->scored_capacity && pass->rows < AUC_MAX_ROWS)
-	{
-		pass->scored_capacity *= 2;
-		pass->scored = repalloc_huge(pass->scored, sizeof(ScoredLabel) * pass->scored_capacity);
-	}
-	if (pass->rows < AUC_MAX_ROWS)
-		pass->scored[pass->rows] = (ScoredLabel) {p, label};
+	auc_collector_add(&pass->scored, p, label);
 	pass->rows++;
 	pass->log_loss_sum += metrics_log_loss(p, label);
 	pass->prediction_sum += p;
@@ -216,7 +209,7 @@ pass_destroy(DestReceiver *self)
 {
 }
 
-/* Whether a prepared plan is one SELECT that neither writes nor locks rows. */
+/* Whether a prepared plan is one SELECT, with no data-modifying WITH and no FOR UPDATE. */
 static bool
 plan_is_one_select(SPIPlanPtr plan)
 {
@@ -251,6 +244,7 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	Datum		values[7];
 	bool		nulls[7] = {false};
 	double		auc;
+	int			guc_level;
 
 	shmem_require();
 	require_not_null(fcinfo, 0, "model name");
@@ -271,8 +265,7 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	pass->pub.mydest = DestNone;
 	pass->row_context = AllocSetContextCreate(CurrentMemoryContext, "monolith row",
 											  ALLOCSET_SMALL_SIZES);
-	pass->scored_capacity = 1024;
-	pass->scored = palloc(sizeof(ScoredLabel) * pass->scored_capacity);
+	auc_collector_init(&pass->scored, CurrentMemoryContext, (size_t) work_mem * 1024);
 	pass->started_at = pass->last_progress = GetCurrentTimestamp();
 
 	SPI_connect();
@@ -283,25 +276,27 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("query must be a single SELECT"),
-				 errdetail("A pass reads its examples; it neither changes nor locks rows.")));
+				 errdetail("A pass only reads its examples: its query must be one SELECT that locks no rows, and it runs as in a read-only transaction.")));
 	memset(&options, 0, sizeof(options));
 	options.read_only = true;
 	options.dest = &pass->pub;
+
+	/*
+	 * Read-only for the query's length, so that nothing it calls (a volatile
+	 * function, nextval) changes the database either, temporary tables
+	 * aside; the setting is restored after, as a function's SET clause is.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("transaction_read_only", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_execute_plan_extended(plan, &options) < 0)
 		elog(ERROR, "could not run the query");
+	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	secs = (double) (GetCurrentTimestamp() - pass->started_at) / USECS_PER_SEC;
 
-	/* Past AUC_MAX_ROWS memory would grow without bound: no AUC then. */
-	if (pass->rows <= AUC_MAX_ROWS)
-		auc = metrics_auc(pass->scored, pass->rows);
-	else
-	{
-		auc = NAN;
-		ereport(NOTICE,
-				(errmsg("no AUC for a pass over more than " UINT64_FORMAT " rows", AUC_MAX_ROWS),
-				 errhint("Evaluate a sample of the rows with monolith.evaluate.")));
-	}
+	auc = auc_collector_auc(&pass->scored);
+	auc_collector_end(&pass->scored);
 	values[0] = Int64GetDatum((int64) pass->rows);
 	values[1] = Float8GetDatum(secs);
 	values[2] = Float8GetDatum(pass->rows / Max(secs, 1e-6));

@@ -125,6 +125,55 @@ test_auc_large(void)
 	free(neg);
 }
 
+/*
+ * Runs sorted apart and merged, as a pass that spills does: the sweep over
+ * the merge gives metrics_auc's answer (up to the order of additions within
+ * a tie), ties split across runs too.
+ */
+static void
+test_auc_sweep_of_runs(void)
+{
+	enum
+	{
+		N = 50000, RUNS = 7
+	};
+	ScoredLabel *items = malloc(N * sizeof(ScoredLabel));
+	ScoredLabel *all = malloc(N * sizeof(ScoredLabel));
+	size_t		begin[RUNS + 1];
+	size_t		at[RUNS];
+	uint64_t	rng = 11;
+	AucSweep	sweep;
+	double		merged;
+
+	for (size_t i = 0; i < N; i++)
+		items[i] = all[i] = (ScoredLabel) {(double) (next_random(&rng) % 300) / 300.0,
+		(next_random(&rng) % 4) / 3.0};
+	for (int r = 0; r <= RUNS; r++)
+		begin[r] = (size_t) N * r / RUNS;
+	for (int r = 0; r < RUNS; r++)
+	{
+		metrics_sort_by_score(items + begin[r], begin[r + 1] - begin[r]);
+		at[r] = begin[r];
+	}
+	metrics_auc_sweep_init(&sweep);
+	for (size_t k = 0; k < N; k++)
+	{
+		int			best = -1;
+
+		for (int r = 0; r < RUNS; r++)
+			if (at[r] < begin[r + 1] &&
+				(best < 0 || items[at[r]].score < items[at[best]].score))
+				best = r;
+		metrics_auc_sweep_add(&sweep, items[at[best]].score, items[at[best]].label);
+		at[best]++;
+	}
+	merged = metrics_auc_sweep_end(&sweep);
+	CHECK(fabs(merged - metrics_auc(all, N)) < 1e-12, "merged runs %.17g, whole %.17g", merged,
+		  metrics_auc(all, N));
+	free(items);
+	free(all);
+}
+
 /* Log loss at known points and clamped at the ends. */
 static void
 test_log_loss(void)
@@ -142,6 +191,7 @@ main(void)
 	test_auc();
 	test_auc_fractional();
 	test_auc_large();
+	test_auc_sweep_of_runs();
 	test_log_loss();
 	return unit_finish("test_metrics");
 }
