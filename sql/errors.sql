@@ -26,6 +26,9 @@ SELECT monolith.score('guarded', 1, ARRAY[1.5]);
 SELECT monolith.score('guarded', 1, now());
 SELECT monolith.train('guarded', 'yes'::text, 1, 2);
 SELECT monolith.train('guarded', now(), 1, 2);
+-- more IDs in one example than a step may hold its lock for
+SELECT monolith.score('guarded', 1, (SELECT array_agg(i) FROM generate_series(1, 100001) i));
+SELECT monolith.train('guarded', true, 1, (SELECT array_agg(i) FROM generate_series(1, 100001) i));
 -- features as one VARIADIC array
 SELECT monolith.score('guarded', VARIADIC ARRAY[1, 2]);
 -- labels out of range, NaN, infinite

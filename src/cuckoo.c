@@ -887,15 +887,22 @@ ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key)
 	return true;
 }
 
-/* Removes every entry last seen before cutoff; table lock exclusive. */
+/*
+ * Removes the entries last seen before cutoff among max_refs references from
+ * *ref on, and moves *ref past them (to 0 once past the last); table lock
+ * exclusive.  References are stable, so a scan in pieces sees every entry
+ * that lives throughout it.
+ */
 uint64_t
-ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff)
+ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff, uint32_t *ref,
+				uint32_t max_refs)
 {
 	uint64_t	removed = 0;
+	uint32_t	r = *ref;
 
-	for (uint32_t ref = 1; ref < t->next_fresh; ref++)
+	for (; r < t->next_fresh && max_refs > 0; r++, max_refs--)
 	{
-		CuckooEntry *e = entry_at(t, env, ref);
+		CuckooEntry *e = entry_at(t, env, r);
 
 		if ((e->meta & CK_META_LIVE) && e->last_seen < cutoff)
 		{
@@ -909,6 +916,31 @@ ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff)
 			}
 		}
 	}
+	*ref = r < t->next_fresh ? r : 0;
+	return removed;
+}
+
+/* References an expiry looks at under one hold of the exclusive lock. */
+#define CK_EXPIRE_PIECE 16384
+
+/*
+ * Removes every entry last seen before cutoff, in pieces, each under the
+ * exclusive table lock, which others may take in between.
+ */
+uint64_t
+ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff)
+{
+	uint64_t	removed = 0;
+	uint32_t	ref = 1;
+
+	do
+	{
+		env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+		removed += ck_expire_range(t, env, cutoff, &ref, CK_EXPIRE_PIECE);
+		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+		if (ref != 0 && env->between_pieces != NULL)
+			env->between_pieces(env->lock_ctx);
+	} while (ref != 0);
 	return removed;
 }
 

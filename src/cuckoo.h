@@ -175,6 +175,10 @@ extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint
 										uint32_t now, const CuckooValueInit *init,
 										CuckooEntry **entry);
 extern bool ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key);
+extern uint64_t ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff,
+								uint32_t *ref, uint32_t max_refs);
+
+/* Takes and releases the table lock itself, exclusive a piece at a time. */
 extern uint64_t ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff);
 
 /* Visits touched entries and clears their mark; table lock held exclusive. */

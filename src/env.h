@@ -50,6 +50,13 @@ typedef struct CoreEnv
 	 */
 	bool		(*read_begin) (void *lock_ctx, uint64_t *token);
 	bool		(*read_end) (void *lock_ctx, uint64_t token);
+
+	/*
+	 * Optional (NULL: none), called between the bounded pieces of a long
+	 * operation, with no lock of the core's held and its structures whole:
+	 * the env may check for a cancel there, and need not return.
+	 */
+	void		(*between_pieces) (void *lock_ctx);
 } CoreEnv;
 
 /* This process's address of an allocation; inline where handles are addresses. */

@@ -160,9 +160,22 @@ scalar_key(Datum value, Oid type, uint32 slot)
 	}
 }
 
+/*
+ * IDs one example may hold: a step holds its model's table lock while it
+ * reads and updates all of them, and others waiting to take the lock
+ * exclusive wait that long (a hundred thousand take a few milliseconds).
+ */
+#define EXAMPLE_MAX_IDS 100000
+
 static void
 push_key(KeyBuffer *buf, uint64 key)
 {
+	if (unlikely(buf->n == EXAMPLE_MAX_IDS))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an example may hold at most %d IDs", EXAMPLE_MAX_IDS),
+				 errdetail("A step holds its model's lock while it reads and updates every ID of its example."),
+				 errhint("Split the values of a long array feature over several examples.")));
 	if (buf->n == buf->capacity)
 	{
 		buf->capacity *= 2;

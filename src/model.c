@@ -184,6 +184,16 @@ model_memory_bytes(const Model *m)
 	return __atomic_load_n(&m->table.bytes, __ATOMIC_RELAXED) + m->dense_bytes;
 }
 
+/*
+ * Removes the IDs last seen before cutoff; takes the table lock itself, in
+ * pieces (see ck_expire).
+ */
+uint64_t
+model_expire(Model *m, const CoreEnv *env, uint32_t cutoff)
+{
+	return ck_expire(&m->table, env, cutoff);
+}
+
 float *
 model_dense(const Model *m, const CoreEnv *env)
 {
@@ -218,10 +228,26 @@ find_entries(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *w
 /* Marks, during admit_entries, keys the filters admitted that await room. */
 static CuckooEntry awaiting_room;
 
+/* Keys of an example admitted under one hold of the table lock, shared or exclusive. */
+#define ADMIT_PIECE 1024
+
+/* Lets others at the table lock between pieces; takes it back, exclusive or not. */
+static void
+pause_table_lock(const CoreEnv *env, bool exclusive)
+{
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	if (env->between_pieces != NULL)
+		env->between_pieces(env->lock_ctx);
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, exclusive);
+}
+
 /*
  * Looks up every key of the example, the table lock held shared, and gives
  * the new ones that the filters admit entries; takes the lock exclusive for
- * a moment if one needs room made.
+ * a moment if some need room made.  An example of many keys goes in pieces
+ * of ADMIT_PIECE, the lock let go between them, so that no one hold of it
+ * grows with the example; pointers found before a pause may have moved, so
+ * then everything is looked up again at the end.
  */
 static void
 admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
@@ -229,34 +255,40 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 {
 	uint32_t	n_keys = ex->slot_end[m->config.n_slots - 1];
 	CuckooValueInit init = {init_value, m};
-	bool		need_exclusive = false;
+	bool		paused = false;
 
-	for (uint32_t k = 0; k < n_keys; k++)
+	for (uint32_t begin = 0; begin < n_keys; begin += ADMIT_PIECE)
 	{
-		if (ck_find_or_admit(&m->table, env, table_key(m, ex, k), now, &init,
-							 &work->entries[k]) == CK_NEED_EXCLUSIVE)
-		{
-			/* Admitted but not yet placed; filtered keys stay NULL. */
-			work->entries[k] = &awaiting_room;
-			need_exclusive = true;
-		}
-	}
-	if (!need_exclusive)
-		return;
+		uint32_t	end = n_keys - begin < ADMIT_PIECE ? n_keys : begin + ADMIT_PIECE;
+		bool		need_exclusive = false;
 
-	/*
-	 * Some admitted key needs room made.  Pointers found so far may move while
-	 * the lock is dropped, so look everything up again after.
-	 */
-	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-	for (uint32_t k = 0; k < n_keys; k++)
-		if (work->entries[k] == &awaiting_room)
-			ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
-								&work->entries[k]);
-	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	find_entries(m, env, ex, work);
+		if (begin > 0)
+		{
+			pause_table_lock(env, false);
+			paused = true;
+		}
+		for (uint32_t k = begin; k < end; k++)
+		{
+			if (ck_find_or_admit(&m->table, env, table_key(m, ex, k), now, &init,
+								 &work->entries[k]) == CK_NEED_EXCLUSIVE)
+			{
+				/* Admitted but not yet placed; filtered keys stay NULL. */
+				work->entries[k] = &awaiting_room;
+				need_exclusive = true;
+			}
+		}
+		if (!need_exclusive)
+			continue;
+		pause_table_lock(env, true);
+		for (uint32_t k = begin; k < end; k++)
+			if (work->entries[k] == &awaiting_room)
+				ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
+									&work->entries[k]);
+		pause_table_lock(env, false);
+		paused = true;
+	}
+	if (paused)
+		find_entries(m, env, ex, work);
 }
 
 static inline float *

@@ -133,6 +133,8 @@ extern void model_snapshot(ModelSnapshot *snap, const Model *m, const CoreEnv *e
 extern double model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env,
 							const Example *ex, ModelWork *work);
 
+extern uint64_t model_expire(Model *m, const CoreEnv *env, uint32_t cutoff);
+
 /* The dense weights, for tests and snapshots. */
 extern float *model_dense(const Model *m, const CoreEnv *env);
 

@@ -319,6 +319,13 @@ model_read_end(void *ctx, uint64_t token)
 	return pg_atomic_read_u32(&slot->write_seq) == token && slot->generation == h->generation;
 }
 
+/* CoreEnv between_pieces: a long operation may be cancelled between its pieces. */
+static void
+model_between_pieces(void *ctx)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
 static void
 handle_bind(ModelHandle *h, int index)
 {
@@ -329,7 +336,8 @@ handle_bind(ModelHandle *h, int index)
 	h->model = &((ModelState *) dsa_get_address(area, slot->state))->model;
 	h->env = (CoreEnv) {
 		NULL, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
-		h, model_lock, model_unlock, &h->view, model_read_begin, model_read_end
+		h, model_lock, model_unlock, &h->view, model_read_begin, model_read_end,
+		model_between_pieces
 	};
 	ck_view_reset(&h->view);
 }

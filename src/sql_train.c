@@ -202,9 +202,7 @@ monolith_expire(PG_FUNCTION_ARGS)
 	cutoff_secs = timestamptz_to_time_t(cutoff);
 	cutoff_secs = Max(cutoff_secs, 0);
 
-	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-	removed = ck_expire(&call->handle.model->table, env, (uint32) Min(cutoff_secs, UINT32_MAX));
-	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	removed = model_expire(call->handle.model, env, (uint32) Min(cutoff_secs, UINT32_MAX));
 	PG_RETURN_INT64((int64) removed);
 }
 

@@ -129,7 +129,7 @@ heap_env_init(HeapEnv *h, uint32_t n_locks, size_t cap)
 {
 	h->env = (CoreEnv) {
 		h, true, heap_alloc, heap_release, heap_address, h, heap_lock, heap_unlock, NULL,
-		NULL, NULL
+		NULL, NULL, NULL
 	};
 	h->cap = cap;
 	h->used = 0;

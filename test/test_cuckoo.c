@@ -182,6 +182,16 @@ test_expire(void)
 	for (uint64_t i = 0; i < 10000; i++)
 		put(&t, &h.env, key_of(i), (uint32_t) (100 + i % 10));
 	removed = ck_expire(&t, &h.env, 105);
+	/* In pieces, each its own hold of the lock: the table is whole between them. */
+	{
+		uint32_t	ref = 1;
+		uint64_t	in_pieces = 0;
+
+		do
+			in_pieces += ck_expire_range(&t, &h.env, 105, &ref, 777);
+		while (ref != 0);
+		CHECK(in_pieces == 0, "a second expiry found %lu more", (unsigned long) in_pieces);
+	}
 	CHECK(removed == 5000, "expire removed %lu", (unsigned long) removed);
 	CHECK(t.live == 5000, "live %lu", (unsigned long) t.live);
 	for (uint64_t i = 0; i < 10000; i++)

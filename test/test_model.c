@@ -858,6 +858,73 @@ test_negative_sampling_calibration(void)
  * A model whose weight became infinite predicts NaN and takes no step: the
  * other weights stay as they were, and no example is counted.
  */
+/* Pauses between pieces, each checked to come with the table lock free. */
+static int	pauses;
+static int	pauses_under_lock;
+
+static void
+counting_pause(void *lock_ctx)
+{
+	HeapEnv    *h = lock_ctx;
+
+	pauses++;
+	pauses_under_lock += h->locks[CK_LOCK_TABLE] != 0;
+}
+
+/*
+ * An example of many new IDs goes in pieces, the table lock let go between
+ * them, and still trains every one of its IDs once.
+ */
+static void
+test_many_ids_in_pieces(void)
+{
+	enum
+	{
+		N = 5000
+	};
+	Fixture		f;
+	ModelConfig c = fm_config(3);
+	uint64_t   *keys = malloc(sizeof(uint64_t) * (N + 1));
+	CuckooEntry **entries = malloc(sizeof(CuckooEntry *) * (N + 1));
+	uint32_t	slot_end[SLOTS] = {1, N + 1};
+	Example		ex = {keys, slot_end, f.numeric};
+	ModelWork	work;
+	uint64_t	touched_alike = 0;
+	double		p;
+
+	fixture_init(&f, &c, 1);
+	work = (ModelWork) {entries, f.floats};
+	keys[0] = featkey_int(0, 1);
+	for (uint32_t i = 1; i <= N; i++)
+		keys[i] = featkey_int(1, i);
+	pauses = pauses_under_lock = 0;
+	f.heap.env.between_pieces = counting_pause;
+	p = model_train(&f.model, &f.heap.env, &ex, 1.0, 1, &work);
+	CHECK(p > 0 && p < 1, "prediction %g", p);
+	CHECK(f.model.table.live == N + 1, "%lu IDs live", (unsigned long) f.model.table.live);
+	CHECK(pauses >= N / 1024, "%d pauses", pauses);
+	CHECK(pauses_under_lock == 0, "%d pauses with the table lock held", pauses_under_lock);
+	for (uint32_t i = 0; i <= N; i++)
+	{
+		CuckooEntry *e = ck_find(&f.model.table, &f.heap.env, keys[i]);
+
+		touched_alike += e != NULL &&
+			(e->meta & CK_META_COUNT) == (ck_find(&f.model.table, &f.heap.env, keys[0])->meta & CK_META_COUNT);
+	}
+	CHECK(touched_alike == N + 1, "%lu of %d IDs trained as the first was",
+		  (unsigned long) touched_alike, N + 1);
+	CHECK(model_predict(&f.model, &f.snapshot, &f.heap.env, &ex, &work) > p,
+		  "the step on a positive raised its prediction");
+
+	/* Expiry goes in pieces too, and lets the lock go between them. */
+	pauses = pauses_under_lock = 0;
+	CHECK(model_expire(&f.model, &f.heap.env, 2) == N + 1, "expired all");
+	CHECK(pauses_under_lock == 0, "%d pauses of expiry with the table lock held", pauses_under_lock);
+	fixture_free(&f);
+	free(keys);
+	free(entries);
+}
+
 static void
 test_diverged_takes_no_step(void)
 {
@@ -899,6 +966,7 @@ main(void)
 	test_hash_rows();
 	test_negative_sampling_calibration();
 	test_diverged_takes_no_step();
+	test_many_ids_in_pieces();
 	test_predict_unlocked_under_training();
 	test_predict_unlocked_never_sees_writers();
 
