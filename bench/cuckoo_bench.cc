@@ -164,10 +164,10 @@ main(int argc, char **argv)
 			s = seconds_of([&] { for (uint64_t k : keys) t.update(k); });
 			ours.update.push_back(n / s / 1e6);
 			if (run == 0)
-				printf("ours: %lu entries, table bytes/entry %.1f, index 2^%u buckets (load %.2f), %u chunks\n",
+				printf("ours: %lu entries, table bytes/entry %.1f, index of %u segments (load %.2f), %u chunks\n",
 					   (unsigned long) t.table.live, (double) t.table.bytes / t.table.live,
-					   t.table.bucket_log2,
-					   (double) t.table.live / ((1ull << t.table.bucket_log2) * CK_SLOTS), t.table.n_chunks);
+					   t.table.n_segments,
+					   (double) t.table.live / ck_index_slots(&t.table, &t.heap.env), t.table.n_chunks);
 		}
 		{
 			size_t before = heap_in_use();

@@ -60,26 +60,45 @@ alt_bucket(uint64_t bucket, uint16_t tag, uint64_t mask)
 	return (bucket ^ (((uint64_t) tag + 1) * 0xc6a4a7935bd1e995ull)) & mask;
 }
 
-/* Where a key may sit in an index of 2^bucket_log2 buckets. */
+/* A key's hash and tag, and the directory slot of its segment. */
 typedef struct KeyPlace
 {
 	uint64_t	hash;
 	uint16_t	tag;
-	uint64_t	b1;				/* its primary bucket */
-	uint64_t	b2;				/* and its alternate */
+	uint32_t	slot;
 } KeyPlace;
 
-static inline KeyPlace
-key_place(uint64_t key, uint32_t bucket_log2)
+/* The directory slot of a hash: bits 16 and up, apart from bucket and tag. */
+static inline uint32_t
+directory_slot(uint64_t hash, uint32_t dir_log2)
 {
-	uint64_t	mask = bucket_mask(bucket_log2);
+	return (uint32_t) ((hash >> 16) & (((uint64_t) 1 << dir_log2) - 1));
+}
+
+static inline KeyPlace
+key_place(uint64_t key, uint32_t dir_log2)
+{
 	KeyPlace	p;
 
 	p.hash = ck_mix64(key);
 	p.tag = key_tag(p.hash);
-	p.b1 = p.hash & mask;
-	p.b2 = alt_bucket(p.b1, p.tag, mask);
+	p.slot = directory_slot(p.hash, dir_log2);
 	return p;
+}
+
+/* A segment as one lookup uses it: its buckets' address and size. */
+typedef struct SegmentRef
+{
+	CuckooBucket *buckets;
+	uint32_t	bucket_log2;
+	uint32_t	number;
+} SegmentRef;
+
+/* The primary and alternate buckets of a hash in a segment of 2^log2 buckets. */
+static inline uint64_t
+primary_bucket(uint64_t hash, uint32_t bucket_log2)
+{
+	return hash & bucket_mask(bucket_log2);
 }
 
 /* Forgets every address a view holds; for a view about to serve another table. */
@@ -101,33 +120,39 @@ view_of(const CuckooTable *t, const CoreEnv *env)
 
 	if (env->direct || v == NULL)
 		return NULL;
-	if (v->frees != t->frees)
+	if (v->frees != t->frees || v->directory != t->directory)
 	{
 		ck_view_reset(v);
 		v->frees = t->frees;
+		v->directory = t->directory;
+		v->dir_log2 = t->dir_log2;
 	}
 	return v;
 }
 
-/* The bucket array's address, through view v (from view_of) where there is one. */
-CK_HOT CuckooBucket *
-buckets_in_view(const CuckooTable *t, const CoreEnv *env, CuckooView *v)
+static inline const CuckooSegment *
+segment_record(const CuckooTable *t, const CoreEnv *env, uint32_t number)
 {
-	if (v == NULL)
-		return (CuckooBucket *) env_address(env, t->buckets);
-	if (v->buckets_handle != t->buckets)
-	{
-		v->buckets = env->address(env->mem_ctx, t->buckets);
-		v->buckets_handle = t->buckets;
-		v->bucket_log2 = t->bucket_log2;
-	}
-	return (CuckooBucket *) v->buckets;
+	return (const CuckooSegment *) env_address(env, t->segments) + number;
 }
 
-CK_HOT CuckooBucket *
-buckets_of(const CuckooTable *t, const CoreEnv *env)
+/* The segment of a directory slot, through view v (from view_of) where there is one. */
+CK_HOT SegmentRef
+segment_of(const CuckooTable *t, const CoreEnv *env, CuckooView *v, uint32_t slot)
 {
-	return buckets_in_view(t, env, view_of(t, env));
+	CuckooSegmentView *cached = v != NULL && slot < CK_VIEW_SLOTS ? &v->slots[slot] : NULL;
+	const CuckooSegment *seg;
+	SegmentRef	ref;
+
+	if (cached != NULL && cached->buckets != NULL)
+		return (SegmentRef) {cached->buckets, cached->bucket_log2, cached->number};
+	ref.number = ((const uint32_t *) env_address(env, t->directory))[slot];
+	seg = segment_record(t, env, ref.number);
+	ref.buckets = env_address(env, seg->buckets);
+	ref.bucket_log2 = seg->bucket_log2;
+	if (cached != NULL)
+		*cached = (CuckooSegmentView) {ref.buckets, ref.bucket_log2, ref.number};
+	return ref;
 }
 
 /* Arena chunk c's address as view v holds it; NULL if it holds none. */
@@ -225,27 +250,40 @@ chunk_bytes(const CuckooTable *t)
 	return ((size_t) 1 << t->config.chunk_log2) * t->entry_size;
 }
 
-/* Sets up an empty table; false when the memory cap leaves no room. */
+/* Segment records made room for at a time. */
+#define CK_SEGMENTS_FIRST 4
+
+/* Sets up an empty table, one segment; false when the memory cap leaves no room. */
 bool
 ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 {
+	uint32_t	initial_log2 = config->initial_bucket_log2 < CK_SEGMENT_MAX_LOG2 ?
+		config->initial_bucket_log2 : CK_SEGMENT_MAX_LOG2;
+	MemHandle	buckets;
+
 	memset(t, 0, sizeof(*t));
 	t->config = *config;
 	t->entry_size = (uint32_t) ((sizeof(CuckooEntry) + config->value_size + 7) & ~(size_t) 7);
-	t->bucket_log2 = config->initial_bucket_log2;
 	t->next_fresh = 1;
 
-	t->buckets = table_alloc(t, env, index_bytes(t->bucket_log2));
+	t->directory = table_alloc(t, env, sizeof(uint32_t));
+	t->segments_cap = CK_SEGMENTS_FIRST;
+	t->segments = table_alloc(t, env, t->segments_cap * sizeof(CuckooSegment));
+	buckets = table_alloc(t, env, index_bytes(initial_log2));
 	t->chunk_dir_cap = 16;
 	t->chunk_dir = table_alloc(t, env, t->chunk_dir_cap * sizeof(MemHandle));
 	if (config->admission.min_count > 1)
 		t->sketch = table_alloc(t, env, sketch_bytes(config->admission.sketch_width_log2));
-	if (t->buckets == 0 || t->chunk_dir == 0 ||
+	if (t->directory == 0 || t->segments == 0 || buckets == 0 || t->chunk_dir == 0 ||
 		(config->admission.min_count > 1 && t->sketch == 0))
 	{
+		table_free(t, env, buckets, index_bytes(initial_log2));
 		ck_destroy(t, env);
 		return false;
 	}
+	/* The directory's one slot names segment 0 (memory comes zeroed). */
+	*(CuckooSegment *) env_address(env, t->segments) = (CuckooSegment) {buckets, initial_log2, 0};
+	t->n_segments = 1;
 	return true;
 }
 
@@ -260,12 +298,30 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 		for (uint32_t c = 0; c < t->n_chunks; c++)
 			table_free(t, env, dir[c], chunk_bytes(t));
 	}
+	for (uint32_t n = 0; n < t->n_segments; n++)
+	{
+		const CuckooSegment *seg = segment_record(t, env, n);
+
+		table_free(t, env, seg->buckets, index_bytes(seg->bucket_log2));
+	}
+	table_free(t, env, t->segments, t->segments_cap * sizeof(CuckooSegment));
+	table_free(t, env, t->directory, ((size_t) sizeof(uint32_t)) << t->dir_log2);
 	table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
-	table_free(t, env, t->buckets, index_bytes(t->bucket_log2));
 	table_free(t, env, t->sketch, sketch_bytes(t->config.admission.sketch_width_log2));
-	t->buckets = t->chunk_dir = t->sketch = 0;
-	t->n_chunks = 0;
+	t->directory = t->segments = t->chunk_dir = t->sketch = 0;
+	t->n_segments = t->n_chunks = 0;
 	t->live = 0;
+}
+
+/* Slots of the index, all segments'. */
+uint64_t
+ck_index_slots(const CuckooTable *t, const CoreEnv *env)
+{
+	uint64_t	slots = 0;
+
+	for (uint32_t n = 0; n < t->n_segments; n++)
+		slots += ((uint64_t) CK_SLOTS) << segment_record(t, env, n)->bucket_log2;
+	return slots;
 }
 
 /*
@@ -345,7 +401,7 @@ bucket_free_slot(const CuckooBucket *b)
  * move.
  */
 CK_HOT bool
-likely_ref(const CuckooBucket *buckets, KeyPlace p, uint32_t *ref)
+likely_ref(const CuckooBucket *buckets, uint64_t b1, uint64_t b2, uint16_t tag, uint32_t *ref)
 {
 	/* A bucket with no match names its last slot: a harmless read. */
 	const uint64_t last_slot = (uint64_t) 1 << (16 * CK_SLOTS - 1);
@@ -355,36 +411,46 @@ likely_ref(const CuckooBucket *buckets, KeyPlace p, uint32_t *ref)
 	uint32_t	ref2;
 
 	/* Both buckets are known from the hash: fetch them together. */
-	__builtin_prefetch(&buckets[p.b2]);
-	m1 = tag_matches(&buckets[p.b1], p.tag);
-	m2 = tag_matches(&buckets[p.b2], p.tag);
+	__builtin_prefetch(&buckets[b2]);
+	m1 = tag_matches(&buckets[b1], tag);
+	m2 = tag_matches(&buckets[b2], tag);
 	if (m1 == 0 && m2 == 0)
 		return false;
-	ref1 = slot_ref(&buckets[p.b1], __builtin_ctzll(m1 | last_slot) / 16);
-	ref2 = slot_ref(&buckets[p.b2], __builtin_ctzll(m2 | last_slot) / 16);
+	ref1 = slot_ref(&buckets[b1], __builtin_ctzll(m1 | last_slot) / 16);
+	ref2 = slot_ref(&buckets[b2], __builtin_ctzll(m2 | last_slot) / 16);
 	*ref = m1 != 0 ? ref1 : ref2;
 	return true;
+}
+
+/* Finds a key's entry in its segment s; NULL when absent. */
+CK_HOT CuckooEntry *
+segment_find(const CuckooTable *t, const CoreEnv *env, CuckooView *v, SegmentRef s,
+			 KeyPlace p, uint64_t key)
+{
+	uint64_t	b1 = primary_bucket(p.hash, s.bucket_log2);
+	uint64_t	b2 = alt_bucket(b1, p.tag, bucket_mask(s.bucket_log2));
+	uint32_t	ref;
+	CuckooEntry *e;
+
+	if (!likely_ref(s.buckets, b1, b2, p.tag, &ref))
+		return NULL;
+	if (ref != 0 && (e = entry_fetch(t, env, v, ref))->key == key)
+		return e;
+	/* A tag shared by chance: check every candidate. */
+	if (bucket_find(t, env, v, &s.buckets[b1], p.tag, key, &e) >= 0 ||
+		bucket_find(t, env, v, &s.buckets[b2], p.tag, key, &e) >= 0)
+		return e;
+	return NULL;
 }
 
 /* Finds a key's entry; NULL when absent. */
 CuckooEntry *
 ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
-	KeyPlace	p = key_place(key, t->bucket_log2);
+	KeyPlace	p = key_place(key, t->dir_log2);
 	CuckooView *v = view_of(t, env);
-	CuckooBucket *buckets = buckets_in_view(t, env, v);
-	uint32_t	ref;
-	CuckooEntry *e;
 
-	if (!likely_ref(buckets, p, &ref))
-		return NULL;
-	if (ref != 0 && (e = entry_fetch(t, env, v, ref))->key == key)
-		return e;
-	/* A tag shared by chance: check every candidate. */
-	if (bucket_find(t, env, v, &buckets[p.b1], p.tag, key, &e) >= 0 ||
-		bucket_find(t, env, v, &buckets[p.b2], p.tag, key, &e) >= 0)
-		return e;
-	return NULL;
+	return segment_find(t, env, v, segment_of(t, env, v, p.slot), p, key);
 }
 
 /*
@@ -407,16 +473,23 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 {
 	CuckooView *v = env->view;
 
-	if (v == NULL || v->buckets == NULL ||
+	if (v == NULL || v->directory == 0 ||
 		__atomic_load_n(&t->frees, __ATOMIC_RELAXED) != v->frees ||
-		__atomic_load_n(&t->buckets, __ATOMIC_RELAXED) != v->buckets_handle)
+		__atomic_load_n(&t->directory, __ATOMIC_RELAXED) != v->directory)
 		return false;
 	for (uint32_t i = 0; i < n; i++)
 	{
+		KeyPlace	p = key_place(keys[i], v->dir_log2);
+		const CuckooSegmentView *s;
+		uint64_t	b1;
 		uint32_t	ref;
 		CuckooEntry *e;
 
-		if (!likely_ref(v->buckets, key_place(keys[i], v->bucket_log2), &ref))
+		if (p.slot >= CK_VIEW_SLOTS || (s = &v->slots[p.slot])->buckets == NULL)
+			return false;
+		b1 = primary_bucket(p.hash, s->bucket_log2);
+		if (!likely_ref(s->buckets, b1, alt_bucket(b1, p.tag, bucket_mask(s->bucket_log2)),
+						p.tag, &ref))
 		{
 			entries[i] = NULL;
 			continue;
@@ -544,6 +617,13 @@ arena_grow(CuckooTable *t, const CoreEnv *env)
 	return true;
 }
 
+/* The stripe lock of bucket b of segment number n. */
+static inline uint32_t
+stripe_of(const CuckooTable *t, uint32_t n, uint64_t b)
+{
+	return (uint32_t) ((b + (uint64_t) n * 0x9e3779b1u) & (t->config.n_stripes - 1));
+}
+
 static inline void
 lock_pair(const CoreEnv *env, uint32_t a, uint32_t b)
 {
@@ -573,15 +653,18 @@ CuckooResult
 ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 				 const CuckooValueInit *init, CuckooEntry **entry)
 {
-	KeyPlace	p = key_place(key, t->bucket_log2);
-	uint32_t	st1 = (uint32_t) (p.b1 & (t->config.n_stripes - 1));
-	uint32_t	st2 = (uint32_t) (p.b2 & (t->config.n_stripes - 1));
-	CuckooBucket *buckets = buckets_of(t, env);
+	KeyPlace	p = key_place(key, t->dir_log2);
+	CuckooView *v = view_of(t, env);
+	SegmentRef	seg = segment_of(t, env, v, p.slot);
+	uint64_t	b1 = primary_bucket(p.hash, seg.bucket_log2);
+	uint64_t	b2 = alt_bucket(b1, p.tag, bucket_mask(seg.bucket_log2));
+	uint32_t	st1 = stripe_of(t, seg.number, b1);
+	uint32_t	st2 = stripe_of(t, seg.number, b2);
 	CuckooBucket *target;
 	uint32_t	ref;
 	int			s;
 
-	*entry = ck_find(t, env, key);
+	*entry = segment_find(t, env, v, seg, p, key);
 	if (*entry != NULL)
 		return CK_FOUND;
 	if (!admission_passes(t, env, p.hash))
@@ -589,17 +672,17 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 
 	lock_pair(env, st1, st2);
 	/* Another inserter may have added it since the lock-free look. */
-	*entry = ck_find(t, env, key);
+	*entry = segment_find(t, env, v, seg, p, key);
 	if (*entry != NULL)
 	{
 		unlock_pair(env, st1, st2);
 		return CK_FOUND;
 	}
-	target = &buckets[p.b1];
+	target = &seg.buckets[b1];
 	s = bucket_free_slot(target);
 	if (s < 0)
 	{
-		target = &buckets[p.b2];
+		target = &seg.buckets[b2];
 		s = bucket_free_slot(target);
 	}
 	if (s < 0)
@@ -689,65 +772,192 @@ cuckoo_make_room(CuckooBucket *buckets, uint64_t mask,
 	return NULL;
 }
 
-/* Places a reference in its key's buckets, moving others if needed. */
+/* Places a reference in the buckets of its key's hash, moving others if needed. */
 static bool
-index_place(CuckooBucket *buckets, uint32_t bucket_log2, uint64_t key, uint32_t ref)
+bucket_place(CuckooBucket *buckets, uint32_t bucket_log2, uint64_t hash, uint32_t ref)
 {
-	KeyPlace	p = key_place(key, bucket_log2);
-	CuckooBucket *target = &buckets[p.b1];
+	uint64_t	mask = bucket_mask(bucket_log2);
+	uint16_t	tag = key_tag(hash);
+	uint64_t	b1 = hash & mask;
+	uint64_t	b2 = alt_bucket(b1, tag, mask);
+	CuckooBucket *target = &buckets[b1];
 	int			s = bucket_free_slot(target);
 
 	if (s < 0)
 	{
-		target = &buckets[p.b2];
+		target = &buckets[b2];
 		s = bucket_free_slot(target);
 	}
 	if (s < 0)
-		target = cuckoo_make_room(buckets, bucket_mask(bucket_log2), p.b1, p.b2, &s);
+		target = cuckoo_make_room(buckets, mask, b1, b2, &s);
 	if (target == NULL)
 		return false;
-	slot_set(target, s, p.tag, ref);
+	slot_set(target, s, tag, ref);
+	return true;
+}
+
+/* Places a key's reference in its segment; table lock exclusive. */
+static bool
+segment_place(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t ref)
+{
+	KeyPlace	p = key_place(key, t->dir_log2);
+	SegmentRef	seg = segment_of(t, env, view_of(t, env), p.slot);
+
+	return bucket_place(seg.buckets, seg.bucket_log2, p.hash, ref);
+}
+
+static inline CuckooSegment *
+segment_mut(CuckooTable *t, const CoreEnv *env, uint32_t number)
+{
+	return (CuckooSegment *) env_address(env, t->segments) + number;
+}
+
+/*
+ * Places every entry of a segment into fresh segments of 2^log2 buckets:
+ * into fresh[0], or, with split_bit >= 0, into fresh[0] or fresh[1] by that
+ * bit of the key's hash.  False if one finds no place.
+ */
+static bool
+segment_refill(const CuckooTable *t, const CoreEnv *env, const CuckooSegment *seg,
+			   CuckooBucket *fresh[2], uint32_t log2, int split_bit)
+{
+	const CuckooBucket *old = env_address(env, seg->buckets);
+
+	for (uint64_t b = 0; b <= bucket_mask(seg->bucket_log2); b++)
+		for (int s = 0; s < CK_SLOTS; s++)
+		{
+			uint32_t	ref = old[b].ref[s];
+			uint64_t	hash;
+
+			if (ref == 0)
+				continue;
+			hash = ck_mix64(entry_at(t, env, ref)->key);
+			if (!bucket_place(fresh[split_bit < 0 ? 0 : (hash >> split_bit) & 1], log2, hash, ref))
+				return false;
+		}
 	return true;
 }
 
 /*
- * Rebuilds the index at twice the size from the arena, which holds every live
- * key; doubles again in the unlikely case a key finds no place.  Table lock
- * exclusive.  False when the memory cap forbids the new index.
+ * Rebuilds segment n at twice its buckets, or more in the unlikely case an
+ * entry finds no place, up to CK_SEGMENT_MAX_LOG2; false if that will not
+ * do or the memory cap forbids it.  The table changes only on success.
  */
 static bool
-index_grow(CuckooTable *t, const CoreEnv *env)
+segment_double(CuckooTable *t, const CoreEnv *env, uint32_t n)
 {
-	uint32_t	old_log2 = t->bucket_log2;
-	MemHandle	old = t->buckets;
+	CuckooSegment *seg = segment_mut(t, env, n);
 
-	for (uint32_t log2 = old_log2 + 1; log2 < 32; log2++)
+	for (uint32_t log2 = seg->bucket_log2 + 1; log2 <= CK_SEGMENT_MAX_LOG2; log2++)
 	{
 		MemHandle	fresh = table_alloc(t, env, index_bytes(log2));
-		CuckooBucket *buckets;
-		bool		ok = true;
+		CuckooBucket *buckets[2];
 
 		if (fresh == 0)
-			break;
-		buckets = env_address(env, fresh);
-		for (uint32_t ref = 1; ref < t->next_fresh && ok; ref++)
+			return false;
+		buckets[0] = env_address(env, fresh);
+		if (segment_refill(t, env, seg, buckets, log2, -1))
 		{
-			CuckooEntry *e = entry_at(t, env, ref);
-
-			if (e->meta & CK_META_LIVE)
-				ok = index_place(buckets, log2, e->key, ref);
-		}
-		if (ok)
-		{
-			/* The table changes only now, whole: an error above leaves it as it was. */
-			t->buckets = fresh;
-			t->bucket_log2 = log2;
-			table_free(t, env, old, index_bytes(old_log2));
+			table_free(t, env, seg->buckets, index_bytes(seg->bucket_log2));
+			seg->buckets = fresh;
+			seg->bucket_log2 = log2;
 			return true;
 		}
 		table_free(t, env, fresh, index_bytes(log2));
 	}
 	return false;
+}
+
+/* Doubles the directory: new slot i names what old slot i mod 2^dir_log2 did. */
+static bool
+directory_double(CuckooTable *t, const CoreEnv *env)
+{
+	size_t		old_bytes = sizeof(uint32_t) << t->dir_log2;
+	MemHandle	fresh;
+	char	   *to;
+
+	if (t->dir_log2 >= 32)
+		return false;			/* hash bits 16 to 47 all in use */
+	fresh = table_alloc(t, env, 2 * old_bytes);
+	if (fresh == 0)
+		return false;
+	to = env_address(env, fresh);
+	memcpy(to, env_address(env, t->directory), old_bytes);
+	memcpy(to + old_bytes, to, old_bytes);
+	table_free(t, env, t->directory, old_bytes);
+	t->directory = fresh;
+	t->dir_log2++;
+	return true;
+}
+
+/* Makes room for one more segment record. */
+static bool
+segments_grow(CuckooTable *t, const CoreEnv *env)
+{
+	size_t		old_bytes = t->segments_cap * sizeof(CuckooSegment);
+	MemHandle	fresh = table_alloc(t, env, 2 * old_bytes);
+
+	if (fresh == 0)
+		return false;
+	memcpy(env_address(env, fresh), env_address(env, t->segments), old_bytes);
+	table_free(t, env, t->segments, old_bytes);
+	t->segments = fresh;
+	t->segments_cap *= 2;
+	return true;
+}
+
+/*
+ * Splits segment n in two by the next bit of its keys' directory slots,
+ * doubling the directory first if the segment answers for one slot only;
+ * false if the memory cap forbids it, or (very rarely) one half cannot
+ * hold its entries.  The table changes only on success.
+ */
+static bool
+segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
+{
+	uint32_t	depth = segment_mut(t, env, n)->depth;
+	uint32_t	log2 = segment_mut(t, env, n)->bucket_log2;
+	MemHandle	fresh[2];
+	CuckooBucket *buckets[2];
+	uint32_t   *dir;
+	uint32_t	m;
+
+	if (depth == t->dir_log2 && !directory_double(t, env))
+		return false;
+	if (t->n_segments == t->segments_cap && !segments_grow(t, env))
+		return false;
+	fresh[0] = table_alloc(t, env, index_bytes(log2));
+	fresh[1] = fresh[0] == 0 ? 0 : table_alloc(t, env, index_bytes(log2));
+	if (fresh[1] != 0)
+	{
+		buckets[0] = env_address(env, fresh[0]);
+		buckets[1] = env_address(env, fresh[1]);
+	}
+	if (fresh[1] == 0 ||
+		!segment_refill(t, env, segment_mut(t, env, n), buckets, log2, 16 + (int) depth))
+	{
+		table_free(t, env, fresh[0], index_bytes(log2));
+		table_free(t, env, fresh[1], index_bytes(log2));
+		return false;
+	}
+	m = t->n_segments++;
+	table_free(t, env, segment_mut(t, env, n)->buckets, index_bytes(log2));
+	*segment_mut(t, env, n) = (CuckooSegment) {fresh[0], log2, depth + 1};
+	*segment_mut(t, env, m) = (CuckooSegment) {fresh[1], log2, depth + 1};
+	dir = env_address(env, t->directory);
+	for (uint64_t i = 0; i < ((uint64_t) 1 << t->dir_log2); i++)
+		if (dir[i] == n && ((i >> depth) & 1) != 0)
+			dir[i] = m;
+	return true;
+}
+
+/* Gives the segment of a directory slot more room: doubled, or else split. */
+static bool
+segment_grow(CuckooTable *t, const CoreEnv *env, uint32_t slot)
+{
+	uint32_t	n = ((const uint32_t *) env_address(env, t->directory))[slot];
+
+	return segment_double(t, env, n) || segment_split(t, env, n);
 }
 
 /* Removes the entry in a slot and returns its reference to the arena. */
@@ -761,66 +971,80 @@ slot_remove(CuckooTable *t, const CoreEnv *env, CuckooBucket *b, int slot)
 	__atomic_sub_fetch(&t->live, 1, __ATOMIC_RELAXED);
 }
 
+/* The least recently seen entry of a sample, as it is gathered. */
+typedef struct EvictionSample
+{
+	CuckooBucket *bucket;
+	int			slot;
+	uint32_t	oldest;
+	int			seen;
+} EvictionSample;
+
+/* Adds the occupants of a bucket to the sample. */
+static void
+sample_bucket(const CuckooTable *t, const CoreEnv *env, CuckooBucket *b, EvictionSample *sample)
+{
+	for (int s = 0; s < CK_SLOTS; s++)
+	{
+		uint32_t	ref = b->ref[s];
+		uint32_t	last_seen;
+
+		if (ref == 0)
+			continue;
+		sample->seen++;
+		last_seen = entry_at(t, env, ref)->last_seen;
+		if (sample->bucket == NULL || last_seen < sample->oldest)
+			*sample = (EvictionSample) {b, s, last_seen, sample->seen};
+	}
+}
+
 /*
  * Evicts the least recently seen of a sample of entries: the occupants of the
  * key's own buckets, which also frees a slot where the key can go, or, when
- * those are empty, the first occupied slots found from there on.  Sampled LRU
- * costs O(1) where an exact LRU list would cost a shared write per lookup.
+ * those are empty, the first occupied slots found from there on, in its
+ * segment and then the others.  Sampled LRU costs O(1) where an exact LRU
+ * list would cost a shared write per lookup.  Table lock exclusive.
  */
 static void
-evict_one(CuckooTable *t, const CoreEnv *env, CuckooBucket *buckets,
-		  uint64_t b1, uint64_t b2)
+evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
-	uint64_t	mask = bucket_mask(t->bucket_log2);
-	CuckooBucket *victim_bucket = NULL;
-	int			victim_slot = -1;
-	uint32_t	oldest = UINT32_MAX;
-	int			seen = 0;
-	uint64_t	scan[2] = {b1, b2};
+	KeyPlace	p = key_place(key, t->dir_log2);
+	SegmentRef	home = segment_of(t, env, view_of(t, env), p.slot);
+	uint64_t	mask = bucket_mask(home.bucket_log2);
+	uint64_t	b1 = primary_bucket(p.hash, home.bucket_log2);
+	EvictionSample sample = {NULL, -1, UINT32_MAX, 0};
 
-	for (uint64_t i = 0; i <= mask + 2 && seen < CK_EVICT_SAMPLE; i++)
+	sample_bucket(t, env, &home.buckets[b1], &sample);
+	sample_bucket(t, env, &home.buckets[alt_bucket(b1, p.tag, mask)], &sample);
+	/* The key's own buckets are a full sample when they are both full. */
+	for (uint64_t i = 1; i <= mask && sample.seen < CK_EVICT_SAMPLE; i++)
+		sample_bucket(t, env, &home.buckets[(b1 + i) & mask], &sample);
+	for (uint32_t n = 0; n < t->n_segments && sample.seen == 0; n++)
 	{
-		uint64_t	b = i < 2 ? scan[i] : (b1 + i - 1) & mask;
+		const CuckooSegment *seg = segment_record(t, env, n);
+		CuckooBucket *buckets = env_address(env, seg->buckets);
 
-		for (int s = 0; s < CK_SLOTS; s++)
-		{
-			uint32_t	ref = buckets[b].ref[s];
-			uint32_t	last_seen;
-
-			if (ref == 0)
-				continue;
-			seen++;
-			last_seen = entry_at(t, env, ref)->last_seen;
-			if (victim_bucket == NULL || last_seen < oldest)
-			{
-				oldest = last_seen;
-				victim_bucket = &buckets[b];
-				victim_slot = s;
-			}
-		}
-		/* The key's own buckets are a full sample when they are both full. */
-		if (i == 1 && seen == 2 * CK_SLOTS)
-			break;
+		for (uint64_t b = 0; b <= bucket_mask(seg->bucket_log2) && sample.seen < CK_EVICT_SAMPLE; b++)
+			sample_bucket(t, env, &buckets[b], &sample);
 	}
-	if (victim_bucket != NULL)
+	if (sample.bucket != NULL)
 	{
-		slot_remove(t, env, victim_bucket, victim_slot);
+		slot_remove(t, env, sample.bucket, sample.slot);
 		__atomic_add_fetch(&t->evicted, 1, __ATOMIC_RELAXED);
 	}
 }
 
 /*
- * Gives an admitted key an entry, making room by displacement, growth or,
- * at the memory cap, eviction of the least recently seen.  Table lock
- * exclusive.  CK_NO_MEMORY only when the table holds nothing to evict and
- * the cap allows not even one chunk.
+ * Gives an admitted key an entry, making room by displacement, growth of its
+ * segment or, at the memory cap, eviction of the least recently seen.  Table
+ * lock exclusive.  CK_NO_MEMORY only when the table holds nothing to evict
+ * and the cap allows not even one chunk.
  */
 CuckooResult
 ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 					const CuckooValueInit *init, CuckooEntry **entry)
 {
 	uint32_t	ref;
-	KeyPlace	p;
 
 	*entry = ck_find(t, env, key);
 	if (*entry != NULL)
@@ -831,8 +1055,7 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 		ref = arena_take(t, env);
 	if (ref == 0)
 	{
-		p = key_place(key, t->bucket_log2);
-		evict_one(t, env, buckets_of(t, env), p.b1, p.b2);
+		evict_one(t, env, key);
 		ref = arena_take(t, env);
 		if (ref == 0)
 			return CK_NO_MEMORY;
@@ -840,37 +1063,32 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);
 
-	while (!index_place(buckets_of(t, env), t->bucket_log2, key, ref))
-	{
-		if (!index_grow(t, env))
-		{
-			/* The index may have grown meanwhile: the key's buckets in it now. */
-			p = key_place(key, t->bucket_log2);
-			evict_one(t, env, buckets_of(t, env), p.b1, p.b2);
-		}
-	}
+	/* Growth may split the key's segment: each round looks its place up anew. */
+	while (!segment_place(t, env, key, ref))
+		if (!segment_grow(t, env, key_place(key, t->dir_log2).slot))
+			evict_one(t, env, key);
 	(*entry)->meta |= CK_META_LIVE;
 	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
 	return CK_INSERTED;
 }
 
-/* Slot holding key in b1 or b2; sets *bucket. */
+/* Slot holding key in its two buckets, or -1; sets *bucket. */
 static int
 find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket **bucket)
 {
-	KeyPlace	p = key_place(key, t->bucket_log2);
-	uint64_t	b = p.b1;
+	KeyPlace	p = key_place(key, t->dir_log2);
 	CuckooView *v = view_of(t, env);
-	CuckooBucket *buckets = buckets_in_view(t, env, v);
+	SegmentRef	seg = segment_of(t, env, v, p.slot);
+	uint64_t	b = primary_bucket(p.hash, seg.bucket_log2);
 	CuckooEntry *e;
-	int			s = bucket_find(t, env, v, &buckets[b], p.tag, key, &e);
+	int			s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
 
 	if (s < 0)
 	{
-		b = p.b2;
-		s = bucket_find(t, env, v, &buckets[b], p.tag, key, &e);
+		b = alt_bucket(b, p.tag, bucket_mask(seg.bucket_log2));
+		s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
 	}
-	*bucket = &buckets[b];
+	*bucket = &seg.buckets[b];
 	return s;
 }
 

@@ -5,14 +5,22 @@
  *		least-recently-seen eviction under a memory cap.
  *
  * Layout.  Entries live in an arena of equal-sized chunks and are named by a
- * 32-bit reference (1-based; 0 means "no entry").  The index is an array of
- * buckets of CK_SLOTS slots; a slot holds a 16-bit tag of the key's hash and
- * the entry reference, so the index costs 6 bytes a slot and a lookup reads
- * the tags of a key's two buckets, then the one entry whose tag matches to
- * confirm the full key.  A
- * key may sit in its primary bucket or in the alternate bucket derived from
- * the primary and the tag (partial-key cuckoo hashing), so entries can be
- * moved along eviction paths without reading them.
+ * 32-bit reference (1-based; 0 means "no entry").  The index is a set of
+ * segments, each an array of buckets of CK_SLOTS slots; a slot holds a
+ * 16-bit tag of the key's hash and the entry reference, so the index costs 6
+ * bytes a slot and a lookup reads the tags of a key's two buckets, then the
+ * one entry whose tag matches to confirm the full key.  A key may sit in its
+ * primary bucket or in the alternate bucket derived from the primary and the
+ * tag (partial-key cuckoo hashing), so entries can be moved along eviction
+ * paths without reading them.
+ *
+ * Growth.  A directory of 2^dir_log2 slots names a key's segment by bits 16
+ * and up of its hash (extendible hashing; the bucket takes the low bits and
+ * the tag the top 16).  A segment that fills doubles, up to
+ * 2^CK_SEGMENT_MAX_LOG2 buckets; beyond that it splits in two by one more
+ * bit of the hash, doubling the directory if need be.  So growing rebuilds
+ * one segment, at most some 30,000 entries, whatever the table's size, and
+ * no hold of the exclusive lock grows with the table.
  *
  * Locking rules (lock ids as in CK_LOCK_*):
  *	- CK_LOCK_TABLE shared: lookups, in-place updates of entry values, and the
@@ -86,14 +94,28 @@ typedef struct CuckooValueInit
 	const void *arg;
 } CuckooValueInit;
 
+/* Buckets of a segment at most, as a power of 2: 196 KiB of index. */
+#define CK_SEGMENT_MAX_LOG2 13
+
+/* One segment of the index, for the keys whose directory bits it answers to. */
+typedef struct CuckooSegment
+{
+	MemHandle	buckets;
+	uint32_t	bucket_log2;
+	uint32_t	depth;			/* the directory bits its keys share */
+} CuckooSegment;
+
 /* The table's shared state: plain data and handles, no pointers. */
 typedef struct CuckooTable
 {
 	CuckooConfig config;
 	uint32_t	entry_size;
 
-	MemHandle	buckets;
-	uint32_t	bucket_log2;
+	MemHandle	directory;		/* uint32_t[2^dir_log2]: a segment number a slot */
+	uint32_t	dir_log2;
+	MemHandle	segments;		/* CuckooSegment[segments_cap] */
+	uint32_t	n_segments;
+	uint32_t	segments_cap;
 
 	MemHandle	chunk_dir;		/* MemHandle[chunk_dir_cap] */
 	uint32_t	chunk_dir_cap;
@@ -117,16 +139,25 @@ typedef struct CuckooTable
  * entry touched.  Used under the table lock, like the addresses themselves.
  * Everything in it holds until the table frees an allocation (a freed
  * handle's value may come back naming other memory, even in a segment mapped
- * elsewhere), and the bucket array's address while its handle is the table's.
+ * elsewhere): every change of the directory or a segment frees one.
  */
 #define CK_VIEW_CHUNKS 4096
+#define CK_VIEW_SLOTS 4096
+
+/* A directory slot's segment, as a process sees it. */
+typedef struct CuckooSegmentView
+{
+	void	   *buckets;		/* NULL until first used */
+	uint32_t	bucket_log2;
+	uint32_t	number;
+} CuckooSegmentView;
 
 typedef struct CuckooView
 {
-	MemHandle	buckets_handle;
-	void	   *buckets;
-	uint32_t	bucket_log2;	/* the size of the array at buckets */
+	MemHandle	directory;		/* the table's when this was filled */
+	uint32_t	dir_log2;
 	uint64_t	frees;			/* the table's frees when this was filled */
+	CuckooSegmentView slots[CK_VIEW_SLOTS];
 	void	   *chunks[CK_VIEW_CHUNKS];	/* NULL until first used */
 } CuckooView;
 
@@ -189,6 +220,9 @@ extern uint64_t ck_drain_touched(CuckooTable *t, const CoreEnv *env,
 /* Visits every live entry; table lock held shared or exclusive. */
 extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
 						CuckooVisit visit, void *arg);
+
+/* Slots of the index, all segments': a measure of its load. */
+extern uint64_t ck_index_slots(const CuckooTable *t, const CoreEnv *env);
 
 extern void ck_default_config(CuckooConfig *config, uint32_t value_size);
 extern void ck_view_reset(CuckooView *view);

@@ -91,6 +91,40 @@ key_of(uint64_t i)
 }
 
 /* Inserted keys are found with their values; absent keys are not. */
+/*
+ * The index grew by splitting segments, none beyond its cap, and the
+ * directory names each segment from exactly the 2^(dir_log2 - depth) slots
+ * whose low depth bits it answers to.
+ */
+static void
+check_directory(const CuckooTable *t, const CoreEnv *env)
+{
+	const uint32_t *dir = env_address(env, t->directory);
+	const CuckooSegment *segs = env_address(env, t->segments);
+	uint64_t	slots = (uint64_t) 1 << t->dir_log2;
+	uint64_t	bad = 0;
+
+	CHECK(t->n_segments > 4 && t->dir_log2 >= 2, "%u segments, directory of 2^%u slots",
+		  t->n_segments, t->dir_log2);
+	for (uint32_t n = 0; n < t->n_segments; n++)
+	{
+		uint64_t	named = 0;
+		uint64_t	first = slots;
+
+		bad += segs[n].bucket_log2 > CK_SEGMENT_MAX_LOG2 || segs[n].depth > t->dir_log2;
+		for (uint64_t i = 0; i < slots; i++)
+			if (dir[i] == n)
+			{
+				if (first == slots)
+					first = i;
+				bad += (i & ((1u << segs[n].depth) - 1)) != (first & ((1u << segs[n].depth) - 1));
+				named++;
+			}
+		bad += named != (slots >> segs[n].depth);
+	}
+	CHECK(bad == 0, "%lu faults in the directory", (unsigned long) bad);
+}
+
 static void
 test_insert_lookup_and_growth(void)
 {
@@ -107,7 +141,8 @@ test_insert_lookup_and_growth(void)
 			bad++;
 	CHECK(bad == 0, "%lu inserts did not insert", (unsigned long) bad);
 	CHECK(t.live == n, "live %lu", (unsigned long) t.live);
-	CHECK(t.bucket_log2 > c.initial_bucket_log2, "index grew to 2^%u buckets", t.bucket_log2);
+	CHECK(ck_index_slots(&t, &h.env) > ((uint64_t) CK_SLOTS << c.initial_bucket_log2),
+		  "index grew to %lu slots", (unsigned long) ck_index_slots(&t, &h.env));
 	CHECK(t.n_chunks > 1000, "arena grew to %u chunks", t.n_chunks);
 	bad = 0;
 	for (uint64_t i = 0; i < n; i++)
@@ -126,8 +161,9 @@ test_insert_lookup_and_growth(void)
 	CHECK(put(&t, &h.env, key_of(7), 2) == CK_FOUND, "a present key is found, not inserted");
 	CHECK(t.live == n, "no duplicate after re-insert");
 	/* Growth doubles only when a key finds no place: the index stays well filled. */
-	CHECK((double) t.live / ((1ull << t.bucket_log2) * CK_SLOTS) > 0.4,
-		  "load factor %.2f", (double) t.live / ((1ull << t.bucket_log2) * CK_SLOTS));
+	CHECK((double) t.live / ck_index_slots(&t, &h.env) > 0.4,
+		  "load factor %.2f", (double) t.live / ck_index_slots(&t, &h.env));
+	check_directory(&t, &h.env);
 	ck_destroy(&t, &h.env);
 	CHECK(h.used == 0, "destroy frees everything (%zu bytes left)", h.used);
 	heap_env_free(&h);
