@@ -238,6 +238,13 @@ table_free(CuckooTable *t, const CoreEnv *env, MemHandle h, size_t size)
 	t->frees++;
 }
 
+/* A spare taken ahead, now the caller's; 0 if there is none. */
+static MemHandle
+take_spare(MemHandle *spare)
+{
+	return __atomic_exchange_n(spare, 0, __ATOMIC_ACQ_REL);
+}
+
 static size_t
 index_bytes(uint32_t bucket_log2)
 {
@@ -306,6 +313,9 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 	}
 	table_free(t, env, t->segments, t->segments_cap * sizeof(CuckooSegment));
 	table_free(t, env, t->directory, ((size_t) sizeof(uint32_t)) << t->dir_log2);
+	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
+	for (int i = 0; i < 2; i++)
+		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(CK_SEGMENT_MAX_LOG2));
 	table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
 	table_free(t, env, t->sketch, sketch_bytes(t->config.admission.sketch_width_log2));
 	t->directory = t->segments = t->chunk_dir = t->sketch = 0;
@@ -588,7 +598,53 @@ arena_put(CuckooTable *t, const CoreEnv *env, uint32_t ref)
 	t->free_head = ref;
 }
 
-/* Adds one chunk to the arena; table lock exclusive. */
+/*
+ * Allocates a spare of size bytes unless there is one; table lock shared.
+ * Of two trainers doing so at once, the second frees its own, which nobody
+ * ever saw, so no view can hold it and frees need not count it.
+ */
+static void
+offer_spare(CuckooTable *t, const CoreEnv *env, MemHandle *spare, size_t size)
+{
+	MemHandle	none = 0;
+	MemHandle	h;
+
+	if (__atomic_load_n(spare, __ATOMIC_ACQUIRE) != 0 || (h = table_alloc(t, env, size)) == 0)
+		return;
+	if (!__atomic_compare_exchange_n(spare, &none, h, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	{
+		env->free(env->mem_ctx, h);
+		__atomic_sub_fetch(&t->bytes, size, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * Takes ahead what the next growth will most likely need: a chunk for the
+ * arena, and, once segments split, two segments' buckets.  Table lock held
+ * shared, which keeps scorers and other trainers going while the allocator
+ * works; the exclusive holder then only links them in.
+ */
+void
+ck_prepare_growth(CuckooTable *t, const CoreEnv *env)
+{
+	offer_spare(t, env, &t->spare_chunk, chunk_bytes(t));
+	if (__atomic_load_n(&t->n_segments, __ATOMIC_RELAXED) > 1)
+		for (int i = 0; i < 2; i++)
+			offer_spare(t, env, &t->spare_buckets[i], index_bytes(CK_SEGMENT_MAX_LOG2));
+}
+
+/* Zeroed buckets for a segment of 2^log2, a spare if one fits; table lock exclusive. */
+static MemHandle
+alloc_buckets(CuckooTable *t, const CoreEnv *env, uint32_t log2)
+{
+	MemHandle	h = 0;
+
+	for (int i = 0; i < 2 && h == 0 && log2 == CK_SEGMENT_MAX_LOG2; i++)
+		h = take_spare(&t->spare_buckets[i]);
+	return h != 0 ? h : table_alloc(t, env, index_bytes(log2));
+}
+
+/* Adds one chunk to the arena, the spare if there is one; table lock exclusive. */
 static bool
 arena_grow(CuckooTable *t, const CoreEnv *env)
 {
@@ -609,7 +665,9 @@ arena_grow(CuckooTable *t, const CoreEnv *env)
 		t->chunk_dir = bigger;
 		t->chunk_dir_cap *= 2;
 	}
-	chunk = table_alloc(t, env, chunk_bytes(t));
+	chunk = take_spare(&t->spare_chunk);
+	if (chunk == 0)
+		chunk = table_alloc(t, env, chunk_bytes(t));
 	if (chunk == 0)
 		return false;
 	dir = env_address(env, t->chunk_dir);
@@ -812,6 +870,9 @@ segment_mut(CuckooTable *t, const CoreEnv *env, uint32_t number)
 	return (CuckooSegment *) env_address(env, t->segments) + number;
 }
 
+/* Buckets a refill reads ahead of the one it places. */
+#define CK_REFILL_AHEAD 4
+
 /*
  * Places every entry of a segment into fresh segments of 2^log2 buckets:
  * into fresh[0], or, with split_bit >= 0, into fresh[0] or fresh[1] by that
@@ -822,8 +883,14 @@ segment_refill(const CuckooTable *t, const CoreEnv *env, const CuckooSegment *se
 			   CuckooBucket *fresh[2], uint32_t log2, int split_bit)
 {
 	const CuckooBucket *old = env_address(env, seg->buckets);
+	uint64_t	mask = bucket_mask(seg->bucket_log2);
 
-	for (uint64_t b = 0; b <= bucket_mask(seg->bucket_log2); b++)
+	for (uint64_t b = 0; b <= mask; b++)
+	{
+		/* The entries are scattered: ask for those a few buckets on, so misses overlap. */
+		for (int s = 0; s < CK_SLOTS && b + CK_REFILL_AHEAD <= mask; s++)
+			if (old[b + CK_REFILL_AHEAD].ref[s] != 0)
+				__builtin_prefetch(entry_at(t, env, old[b + CK_REFILL_AHEAD].ref[s]));
 		for (int s = 0; s < CK_SLOTS; s++)
 		{
 			uint32_t	ref = old[b].ref[s];
@@ -835,6 +902,7 @@ segment_refill(const CuckooTable *t, const CoreEnv *env, const CuckooSegment *se
 			if (!bucket_place(fresh[split_bit < 0 ? 0 : (hash >> split_bit) & 1], log2, hash, ref))
 				return false;
 		}
+	}
 	return true;
 }
 
@@ -850,7 +918,7 @@ segment_double(CuckooTable *t, const CoreEnv *env, uint32_t n)
 
 	for (uint32_t log2 = seg->bucket_log2 + 1; log2 <= CK_SEGMENT_MAX_LOG2; log2++)
 	{
-		MemHandle	fresh = table_alloc(t, env, index_bytes(log2));
+		MemHandle	fresh = alloc_buckets(t, env, log2);
 		CuckooBucket *buckets[2];
 
 		if (fresh == 0)
@@ -861,6 +929,7 @@ segment_double(CuckooTable *t, const CoreEnv *env, uint32_t n)
 			table_free(t, env, seg->buckets, index_bytes(seg->bucket_log2));
 			seg->buckets = fresh;
 			seg->bucket_log2 = log2;
+			t->growths++;
 			return true;
 		}
 		table_free(t, env, fresh, index_bytes(log2));
@@ -926,8 +995,8 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 		return false;
 	if (t->n_segments == t->segments_cap && !segments_grow(t, env))
 		return false;
-	fresh[0] = table_alloc(t, env, index_bytes(log2));
-	fresh[1] = fresh[0] == 0 ? 0 : table_alloc(t, env, index_bytes(log2));
+	fresh[0] = alloc_buckets(t, env, log2);
+	fresh[1] = fresh[0] == 0 ? 0 : alloc_buckets(t, env, log2);
 	if (fresh[1] != 0)
 	{
 		buckets[0] = env_address(env, fresh[0]);
@@ -941,6 +1010,7 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 		return false;
 	}
 	m = t->n_segments++;
+	t->growths++;
 	table_free(t, env, segment_mut(t, env, n)->buckets, index_bytes(log2));
 	*segment_mut(t, env, n) = (CuckooSegment) {fresh[0], log2, depth + 1};
 	*segment_mut(t, env, m) = (CuckooSegment) {fresh[1], log2, depth + 1};

@@ -19,7 +19,7 @@
  * the tag the top 16).  A segment that fills doubles, up to
  * 2^CK_SEGMENT_MAX_LOG2 buckets; beyond that it splits in two by one more
  * bit of the hash, doubling the directory if need be.  So growing rebuilds
- * one segment, at most some 30,000 entries, whatever the table's size, and
+ * one segment, at most some 16,000 entries, whatever the table's size, and
  * no hold of the exclusive lock grows with the table.
  *
  * Locking rules (lock ids as in CK_LOCK_*):
@@ -94,8 +94,8 @@ typedef struct CuckooValueInit
 	const void *arg;
 } CuckooValueInit;
 
-/* Buckets of a segment at most, as a power of 2: 196 KiB of index. */
-#define CK_SEGMENT_MAX_LOG2 13
+/* Buckets of a segment at most, as a power of 2: 96 KiB of index. */
+#define CK_SEGMENT_MAX_LOG2 12
 
 /* One segment of the index, for the keys whose directory bits it answers to. */
 typedef struct CuckooSegment
@@ -123,6 +123,15 @@ typedef struct CuckooTable
 	uint32_t	next_fresh;		/* first never-used reference */
 	uint32_t	free_head;		/* free list through CuckooEntry.key */
 
+	/*
+	 * Memory taken ahead under the shared lock (ck_prepare_growth), so that
+	 * whoever grows the table under the exclusive lock need not wait for
+	 * the allocator, which may have to make a new shared memory segment;
+	 * atomic, 0 when none.
+	 */
+	MemHandle	spare_chunk;
+	MemHandle	spare_buckets[2];	/* of a full-size segment each */
+
 	MemHandle	sketch;			/* uint16_t[4][width], or 0 */
 	uint64_t	sketch_increments;	/* atomic; halves the sketch periodically */
 	uint64_t	admission_draws;	/* atomic; probabilistic filter's counter */
@@ -131,6 +140,7 @@ typedef struct CuckooTable
 	uint64_t	bytes;			/* atomic: bytes allocated by the table */
 	uint64_t	evicted;		/* atomic: entries removed for lack of room */
 	uint64_t	frees;			/* allocations freed; see CuckooView */
+	uint64_t	growths;		/* segments doubled or split */
 } CuckooTable;
 
 /*
@@ -200,6 +210,9 @@ extern void ck_touch(CuckooEntry *entry, uint32_t now);
 extern bool ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape,
 							 const CoreEnv *env, const uint64_t *keys, uint32_t n,
 							 CuckooEntry **entries);
+
+/* Table lock held shared, before taking it exclusive to insert. */
+extern void ck_prepare_growth(CuckooTable *t, const CoreEnv *env);
 
 /* Table lock held exclusive. */
 extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key,

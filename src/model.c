@@ -231,23 +231,38 @@ static CuckooEntry awaiting_room;
 /* Keys of an example admitted under one hold of the table lock, shared or exclusive. */
 #define ADMIT_PIECE 1024
 
-/* Lets others at the table lock between pieces; takes it back, exclusive or not. */
+/* Lets others at the table lock between pieces, and takes it back shared. */
 static void
-pause_table_lock(const CoreEnv *env, bool exclusive)
+pause_table_lock(const CoreEnv *env)
 {
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	if (env->between_pieces != NULL)
 		env->between_pieces(env->lock_ctx);
-	env->lock(env->lock_ctx, CK_LOCK_TABLE, exclusive);
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+}
+
+/*
+ * From a hold of the table lock, shared or exclusive, to an exclusive one,
+ * with others let in between and the memory that growing may need taken
+ * before (under the shared lock, as the allocator may be slow).
+ */
+static void
+regain_exclusive(Model *m, const CoreEnv *env)
+{
+	pause_table_lock(env);
+	ck_prepare_growth(&m->table, env);
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
 }
 
 /*
  * Looks up every key of the example, the table lock held shared, and gives
  * the new ones that the filters admit entries; takes the lock exclusive for
  * a moment if some need room made.  An example of many keys goes in pieces
- * of ADMIT_PIECE, the lock let go between them, so that no one hold of it
- * grows with the example; pointers found before a pause may have moved, so
- * then everything is looked up again at the end.
+ * of ADMIT_PIECE, the lock let go between them, and an exclusive hold ends
+ * after any growth of the table, so that no one hold of the lock grows with
+ * the example or the table; pointers found before a pause may have moved,
+ * so then everything is looked up again at the end.
  */
 static void
 admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
@@ -262,9 +277,11 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		uint32_t	end = n_keys - begin < ADMIT_PIECE ? n_keys : begin + ADMIT_PIECE;
 		bool		need_exclusive = false;
 
+		uint64_t	growths;
+
 		if (begin > 0)
 		{
-			pause_table_lock(env, false);
+			pause_table_lock(env);
 			paused = true;
 		}
 		for (uint32_t k = begin; k < end; k++)
@@ -279,12 +296,21 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		}
 		if (!need_exclusive)
 			continue;
-		pause_table_lock(env, true);
+		regain_exclusive(m, env);
+		growths = m->table.growths;
 		for (uint32_t k = begin; k < end; k++)
-			if (work->entries[k] == &awaiting_room)
-				ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
-									&work->entries[k]);
-		pause_table_lock(env, false);
+		{
+			if (work->entries[k] != &awaiting_room)
+				continue;
+			ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
+								&work->entries[k]);
+			if (m->table.growths != growths)
+			{
+				regain_exclusive(m, env);
+				growths = m->table.growths;
+			}
+		}
+		pause_table_lock(env);
 		paused = true;
 	}
 	if (paused)

@@ -34,6 +34,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "storage/ipc.h"
 
 #include "catalog.h"
@@ -58,6 +59,8 @@ typedef struct ModelSlot
 	ModelKey	key;
 	uint32		generation;
 	dsa_pointer state;
+	instr_time	exclusive_since;	/* when the exclusive holder took it */
+	double		longest_exclusive_ms;	/* the longest exclusive hold yet */
 } ModelSlot;
 
 typedef struct MonolithShared
@@ -243,12 +246,20 @@ table_lock_exclusive(ModelSlot *slot)
 	/* A full barrier each: the odd value is seen before any write under the lock. */
 	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) | 1);
 	pg_memory_barrier();
+	INSTR_TIME_SET_CURRENT(slot->exclusive_since);
 }
 
 /* Releases an exclusive table lock, making write_seq even and new. */
 static void
 table_unlock_exclusive(ModelSlot *slot)
 {
+	instr_time	held;
+
+	Assert(LWLockHeldByMeInMode(&slot->table_lock, LW_EXCLUSIVE));
+	/* Only the exclusive holder writes it: no atomics needed. */
+	INSTR_TIME_SET_CURRENT(held);
+	INSTR_TIME_SUBTRACT(held, slot->exclusive_since);
+	slot->longest_exclusive_ms = Max(slot->longest_exclusive_ms, INSTR_TIME_GET_MILLISEC(held));
 	pg_memory_barrier();
 	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) + 1);
 	LWLockRelease(&slot->table_lock);
@@ -438,6 +449,7 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 				 errhint("Raise monolith.max_memory or drop other models.")));
 	}
 	slot->key = key_of(def);
+	slot->longest_exclusive_ms = 0;
 	slot->in_use = true;
 	return index;
 }
@@ -594,6 +606,7 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 		out[n].memory_bytes = sizeof(ModelState) + model_memory_bytes(model);
 		out[n].examples = __atomic_load_n(&model->examples, __ATOMIC_RELAXED);
 		out[n].evicted = __atomic_load_n(&model->table.evicted, __ATOMIC_RELAXED);
+		out[n].longest_exclusive_ms = slot->longest_exclusive_ms;
 		n++;
 	}
 	LWLockRelease(shared->lock);

@@ -48,6 +48,7 @@ typedef struct ModelStats
 	uint64		memory_bytes;
 	uint64		examples;
 	uint64		evicted;
+	double		longest_exclusive_ms;	/* of the model's table lock */
 } ModelStats;
 
 extern int	monolith_max_memory_mb;

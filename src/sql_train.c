@@ -229,23 +229,22 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 	n_live = shmem_collect_stats(scope.extension, stats, monolith_max_models);
 	for (int m = 0; m < n_models; m++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false};
+		ModelStats	figures = {grants[m].id};
+		Datum		values[6];
+		bool		nulls[6] = {false};
 
 		if (!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_SCORE) &&
 			!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_TRAIN))
 			continue;
-		values[0] = Int64GetDatum(grants[m].id);
-		for (int c = 1; c < 5; c++)
-			values[c] = Int64GetDatum(0);
 		for (int i = 0; i < n_live; i++)
 			if (stats[i].model_id == grants[m].id)
-			{
-				values[1] = Int64GetDatum((int64) stats[i].ids);
-				values[2] = Int64GetDatum((int64) stats[i].memory_bytes);
-				values[3] = Int64GetDatum((int64) stats[i].examples);
-				values[4] = Int64GetDatum((int64) stats[i].evicted);
-			}
+				figures = stats[i];
+		values[0] = Int64GetDatum(figures.model_id);
+		values[1] = Int64GetDatum((int64) figures.ids);
+		values[2] = Int64GetDatum((int64) figures.memory_bytes);
+		values[3] = Int64GetDatum((int64) figures.examples);
+		values[4] = Int64GetDatum((int64) figures.evicted);
+		values[5] = Float8GetDatum(figures.longest_exclusive_ms);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
