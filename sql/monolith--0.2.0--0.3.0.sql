@@ -52,14 +52,16 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 -- model_stats() now gives a row for each model the caller may use, figures
 -- or not; the view joins it, so it shows only those.  security_barrier: no
 -- function of the caller's sees a row before that join has filtered it.
--- longest_exclusive_ms: the longest hold of the model's lock exclusive
--- since its parameters were made, during which its scorers wait.
+-- refused: IDs admitted that found no memory (only when a model holds none
+-- to evict); longest_exclusive_ms: the longest hold of the model's lock
+-- exclusive since its parameters were made, during which its scorers wait.
 DROP VIEW monolith.models;
 DROP FUNCTION monolith.model_stats();
 CREATE FUNCTION monolith.model_stats(OUT model_id pg_catalog.int8, OUT ids pg_catalog.int8,
 									 OUT memory_bytes pg_catalog.int8,
 									 OUT examples_trained pg_catalog.int8,
 									 OUT evicted pg_catalog.int8,
+									 OUT refused pg_catalog.int8,
 									 OUT longest_exclusive_ms pg_catalog.float8)
 RETURNS SETOF pg_catalog.record
 AS 'MODULE_PATHNAME', 'monolith_model_stats'
@@ -69,7 +71,7 @@ SELECT d.name, d.owner, d.acl AS privileges, d.slots, d.numeric_features, d.dim,
 	   d.optimizer, d.weight_optimizer, d.dense_optimizer,
 	   d.learning_rate, d.dense_learning_rate, d.l1, d.l2,
 	   d.min_count, d.admit_probability, d.negative_sample_rate, d.hash_rows, d.seed,
-	   s.ids, s.memory_bytes, s.examples_trained, s.evicted, s.longest_exclusive_ms,
+	   s.ids, s.memory_bytes, s.examples_trained, s.evicted, s.refused, s.longest_exclusive_ms,
 	   d.created_at
 FROM monolith.model_definitions d
 JOIN monolith.model_stats() s ON s.model_id OPERATOR(pg_catalog.=) d.id;

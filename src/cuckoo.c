@@ -259,25 +259,51 @@ chunk_bytes(const CuckooTable *t)
 
 /* Segment records made room for at a time. */
 #define CK_SEGMENTS_FIRST 4
+#define CK_CHUNK_DIR_FIRST 16
+
+static uint32_t
+initial_log2_of(const CuckooConfig *config)
+{
+	return config->initial_bucket_log2 < CK_SEGMENT_MAX_LOG2 ?
+		config->initial_bucket_log2 : CK_SEGMENT_MAX_LOG2;
+}
+
+static uint32_t
+entry_size_of(const CuckooConfig *config)
+{
+	return (uint32_t) ((sizeof(CuckooEntry) + config->value_size + 7) & ~(size_t) 7);
+}
+
+/*
+ * The memory a table of this configuration takes to hold its first entry:
+ * what ck_init allocates, and one chunk of the arena.
+ */
+uint64_t
+ck_min_bytes(const CuckooConfig *config)
+{
+	return sizeof(uint32_t) + CK_SEGMENTS_FIRST * sizeof(CuckooSegment) +
+		index_bytes(initial_log2_of(config)) + CK_CHUNK_DIR_FIRST * sizeof(MemHandle) +
+		(config->admission.min_count > 1 ? sketch_bytes(config->admission.sketch_width_log2) : 0) +
+		((uint64_t) entry_size_of(config) << config->chunk_log2);
+}
 
 /* Sets up an empty table, one segment; false when the memory cap leaves no room. */
 bool
 ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 {
-	uint32_t	initial_log2 = config->initial_bucket_log2 < CK_SEGMENT_MAX_LOG2 ?
-		config->initial_bucket_log2 : CK_SEGMENT_MAX_LOG2;
+	uint32_t	initial_log2 = initial_log2_of(config);
 	MemHandle	buckets;
 
 	memset(t, 0, sizeof(*t));
 	t->config = *config;
-	t->entry_size = (uint32_t) ((sizeof(CuckooEntry) + config->value_size + 7) & ~(size_t) 7);
+	t->entry_size = entry_size_of(config);
 	t->next_fresh = 1;
 
 	t->directory = table_alloc(t, env, sizeof(uint32_t));
 	t->segments_cap = CK_SEGMENTS_FIRST;
 	t->segments = table_alloc(t, env, t->segments_cap * sizeof(CuckooSegment));
 	buckets = table_alloc(t, env, index_bytes(initial_log2));
-	t->chunk_dir_cap = 16;
+	t->chunk_dir_cap = CK_CHUNK_DIR_FIRST;
 	t->chunk_dir = table_alloc(t, env, t->chunk_dir_cap * sizeof(MemHandle));
 	if (config->admission.min_count > 1)
 		t->sketch = table_alloc(t, env, sketch_bytes(config->admission.sketch_width_log2));
@@ -572,17 +598,36 @@ entry_fill(CuckooTable *t, CuckooEntry *e, uint64_t key, uint32_t now,
 		init->fn(init->arg, key, CK_VALUE(e));
 }
 
-/* Pops a reference from the free list or the current chunk; 0 if neither has one. */
+/*
+ * The free list is doubly linked through free entries, the next reference
+ * in key and the previous in last_seen, so that giving a chunk back can take
+ * its free entries off the list wherever they are on it.
+ */
+
+/* Pops a reference from the free list; 0 if it is empty. */
+static uint32_t
+arena_pop(CuckooTable *t, const CoreEnv *env)
+{
+	uint32_t	ref = t->free_head;
+	uint32_t	next;
+
+	if (ref == 0)
+		return 0;
+	next = (uint32_t) entry_at(t, env, ref)->key;
+	t->free_head = next;
+	if (next != 0)
+		entry_at(t, env, next)->last_seen = 0;
+	return ref;
+}
+
+/* A reference from the free list or else the last chunk's unused ones; 0 if none. */
 static uint32_t
 arena_take(CuckooTable *t, const CoreEnv *env)
 {
-	uint32_t	ref = t->free_head;
+	uint32_t	ref = arena_pop(t, env);
 
 	if (ref != 0)
-	{
-		t->free_head = (uint32_t) entry_at(t, env, ref)->key;
 		return ref;
-	}
 	if (t->next_fresh <= ((uint64_t) t->n_chunks << t->config.chunk_log2))
 		return t->next_fresh++;
 	return 0;
@@ -595,7 +640,26 @@ arena_put(CuckooTable *t, const CoreEnv *env, uint32_t ref)
 
 	e->meta = 0;
 	e->key = t->free_head;
+	e->last_seen = 0;
+	if (t->free_head != 0)
+		entry_at(t, env, t->free_head)->last_seen = ref;
 	t->free_head = ref;
+}
+
+/* Takes a free entry off the free list, wherever it is on it. */
+static void
+arena_unlink(CuckooTable *t, const CoreEnv *env, uint32_t ref)
+{
+	CuckooEntry *e = entry_at(t, env, ref);
+	uint32_t	next = (uint32_t) e->key;
+	uint32_t	prev = e->last_seen;
+
+	if (prev != 0)
+		entry_at(t, env, prev)->key = next;
+	else
+		t->free_head = next;
+	if (next != 0)
+		entry_at(t, env, next)->last_seen = prev;
 }
 
 /*
@@ -1030,6 +1094,26 @@ segment_grow(CuckooTable *t, const CoreEnv *env, uint32_t slot)
 	return segment_double(t, env, n) || segment_split(t, env, n);
 }
 
+/* Slot holding key in its two buckets, or -1; sets *bucket. */
+static int
+find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket **bucket)
+{
+	KeyPlace	p = key_place(key, t->dir_log2);
+	CuckooView *v = view_of(t, env);
+	SegmentRef	seg = segment_of(t, env, v, p.slot);
+	uint64_t	b = primary_bucket(p.hash, seg.bucket_log2);
+	CuckooEntry *e;
+	int			s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
+
+	if (s < 0)
+	{
+		b = alt_bucket(b, p.tag, bucket_mask(seg.bucket_log2));
+		s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
+	}
+	*bucket = &seg.buckets[b];
+	return s;
+}
+
 /* Removes the entry in a slot and returns its reference to the arena. */
 static void
 slot_remove(CuckooTable *t, const CoreEnv *env, CuckooBucket *b, int slot)
@@ -1069,9 +1153,43 @@ sample_bucket(const CuckooTable *t, const CoreEnv *env, CuckooBucket *b, Evictio
 }
 
 /*
+ * Fills the sample with occupied slots from bucket b of segment n on,
+ * through that segment and then the others in turn.
+ */
+static void
+sample_from(const CuckooTable *t, const CoreEnv *env, uint32_t n, uint64_t b,
+			EvictionSample *sample)
+{
+	for (uint32_t k = 0; k < t->n_segments && sample->seen < CK_EVICT_SAMPLE; k++)
+	{
+		const CuckooSegment *seg = segment_record(t, env, (n + k) % t->n_segments);
+		CuckooBucket *buckets = env_address(env, seg->buckets);
+		uint64_t	mask = bucket_mask(seg->bucket_log2);
+
+		for (uint64_t i = 0; i <= mask && sample->seen < CK_EVICT_SAMPLE; i++)
+			sample_bucket(t, env, &buckets[(b + i) & mask], sample);
+		b = 0;
+	}
+}
+
+/* Evicts the sample's least recently seen entry; its reference, or 0 if it holds none. */
+static uint32_t
+evict_sampled(CuckooTable *t, const CoreEnv *env, const EvictionSample *sample)
+{
+	uint32_t	ref;
+
+	if (sample->bucket == NULL)
+		return 0;
+	ref = sample->bucket->ref[sample->slot];
+	slot_remove(t, env, sample->bucket, sample->slot);
+	__atomic_add_fetch(&t->evicted, 1, __ATOMIC_RELAXED);
+	return ref;
+}
+
+/*
  * Evicts the least recently seen of a sample of entries: the occupants of the
  * key's own buckets, which also frees a slot where the key can go, or, when
- * those are empty, the first occupied slots found from there on, in its
+ * those are not full, the occupied slots found from there on, in its
  * segment and then the others.  Sampled LRU costs O(1) where an exact LRU
  * list would cost a shared write per lookup.  Table lock exclusive.
  */
@@ -1080,28 +1198,116 @@ evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
 	KeyPlace	p = key_place(key, t->dir_log2);
 	SegmentRef	home = segment_of(t, env, view_of(t, env), p.slot);
-	uint64_t	mask = bucket_mask(home.bucket_log2);
 	uint64_t	b1 = primary_bucket(p.hash, home.bucket_log2);
 	EvictionSample sample = {NULL, -1, UINT32_MAX, 0};
 
 	sample_bucket(t, env, &home.buckets[b1], &sample);
-	sample_bucket(t, env, &home.buckets[alt_bucket(b1, p.tag, mask)], &sample);
-	/* The key's own buckets are a full sample when they are both full. */
-	for (uint64_t i = 1; i <= mask && sample.seen < CK_EVICT_SAMPLE; i++)
-		sample_bucket(t, env, &home.buckets[(b1 + i) & mask], &sample);
-	for (uint32_t n = 0; n < t->n_segments && sample.seen == 0; n++)
-	{
-		const CuckooSegment *seg = segment_record(t, env, n);
-		CuckooBucket *buckets = env_address(env, seg->buckets);
+	sample_bucket(t, env, &home.buckets[alt_bucket(b1, p.tag, bucket_mask(home.bucket_log2))],
+				  &sample);
+	sample_from(t, env, home.number, b1 + 1, &sample);
+	evict_sampled(t, env, &sample);
+}
 
-		for (uint64_t b = 0; b <= bucket_mask(seg->bucket_log2) && sample.seen < CK_EVICT_SAMPLE; b++)
-			sample_bucket(t, env, &buckets[b], &sample);
-	}
-	if (sample.bucket != NULL)
+/*
+ * Evicts the least recently seen of a sample taken from a random place;
+ * its reference, or 0 if the table is empty.  Table lock exclusive.
+ */
+static uint32_t
+evict_anywhere(CuckooTable *t, const CoreEnv *env)
+{
+	uint64_t	draw = ck_mix64(++t->eviction_draws);
+	EvictionSample sample = {NULL, -1, UINT32_MAX, 0};
+
+	sample_from(t, env, (uint32_t) (draw % t->n_segments), draw >> 32, &sample);
+	return evict_sampled(t, env, &sample);
+}
+
+/*
+ * Moves a live entry to the free reference to, and points its slot there;
+ * table lock exclusive.
+ */
+static void
+entry_move(CuckooTable *t, const CoreEnv *env, uint32_t from, uint32_t to)
+{
+	CuckooEntry *e = entry_at(t, env, from);
+	CuckooBucket *b;
+	int			s = find_slot(t, env, e->key, &b);
+
+	memcpy(entry_at(t, env, to), e, t->entry_size);
+	__atomic_store_n(&b->ref[s], to, __ATOMIC_RELEASE);
+	e->meta = 0;
+}
+
+/*
+ * Gives back the arena's last chunk: its free entries leave the free list,
+ * its live ones move to free entries below it, made where there are none by
+ * evicting the least recently seen of a sample (which may be of the chunk
+ * itself, and then need no move).  Table lock exclusive; false if the arena
+ * has no chunk.
+ */
+static bool
+arena_give_back_last(CuckooTable *t, const CoreEnv *env)
+{
+	uint32_t	first;
+	uint32_t	end;
+
+	if (t->n_chunks == 0)
+		return false;
+	first = ((t->n_chunks - 1) << t->config.chunk_log2) + 1;
+	end = t->next_fresh < first + (1u << t->config.chunk_log2) ?
+		t->next_fresh : first + (1u << t->config.chunk_log2);
+	for (uint32_t r = first; r < end; r++)
+		if (!(entry_at(t, env, r)->meta & CK_META_LIVE))
+			arena_unlink(t, env, r);
+	for (uint32_t r = first; r < end; r++)
 	{
-		slot_remove(t, env, sample.bucket, sample.slot);
-		__atomic_add_fetch(&t->evicted, 1, __ATOMIC_RELAXED);
+		uint32_t	to = 0;
+
+		while ((entry_at(t, env, r)->meta & CK_META_LIVE) && to == 0)
+		{
+			uint32_t	evicted;
+
+			to = arena_pop(t, env);
+			if (to != 0)
+				break;
+			evicted = evict_anywhere(t, env);
+			if (evicted >= first)
+				arena_unlink(t, env, evicted);	/* of this chunk: nothing to move to */
+		}
+		if (to != 0)
+			entry_move(t, env, r, to);
 	}
+	table_free(t, env, ((MemHandle *) env_address(env, t->chunk_dir))[--t->n_chunks],
+			   chunk_bytes(t));
+	if (t->next_fresh > first)
+		t->next_fresh = first;
+	return true;
+}
+
+/*
+ * Gives back at least bytes of memory if it can, and at most max_chunks
+ * arena chunks: first the spares, then the last chunks, their entries moved
+ * down or the least recently seen evicted.  Table lock exclusive; returns
+ * the bytes given back.
+ */
+uint64_t
+ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks)
+{
+	uint64_t	before = t->bytes;
+
+	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
+	for (int i = 0; i < 2; i++)
+		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(CK_SEGMENT_MAX_LOG2));
+	while (before - t->bytes < bytes && max_chunks-- > 0 && arena_give_back_last(t, env))
+		;
+	return before - t->bytes;
+}
+
+/* Bytes of one arena chunk: the least a table grows by. */
+uint64_t
+ck_chunk_bytes(const CuckooTable *t)
+{
+	return chunk_bytes(t);
 }
 
 /*
@@ -1128,7 +1334,10 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 		evict_one(t, env, key);
 		ref = arena_take(t, env);
 		if (ref == 0)
+		{
+			__atomic_add_fetch(&t->refused, 1, __ATOMIC_RELAXED);
 			return CK_NO_MEMORY;
+		}
 	}
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);
@@ -1140,26 +1349,6 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 	(*entry)->meta |= CK_META_LIVE;
 	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
 	return CK_INSERTED;
-}
-
-/* Slot holding key in its two buckets, or -1; sets *bucket. */
-static int
-find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket **bucket)
-{
-	KeyPlace	p = key_place(key, t->dir_log2);
-	CuckooView *v = view_of(t, env);
-	SegmentRef	seg = segment_of(t, env, v, p.slot);
-	uint64_t	b = primary_bucket(p.hash, seg.bucket_log2);
-	CuckooEntry *e;
-	int			s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
-
-	if (s < 0)
-	{
-		b = alt_bucket(b, p.tag, bucket_mask(seg.bucket_log2));
-		s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
-	}
-	*bucket = &seg.buckets[b];
-	return s;
 }
 
 /* Removes a key; false if it had no entry.  Table lock exclusive. */

@@ -139,6 +139,8 @@ typedef struct CuckooTable
 	uint64_t	live;			/* atomic: entries in the table */
 	uint64_t	bytes;			/* atomic: bytes allocated by the table */
 	uint64_t	evicted;		/* atomic: entries removed for lack of room */
+	uint64_t	refused;		/* atomic: admitted keys that found no memory */
+	uint64_t	eviction_draws;	/* where evictions without a key sample */
 	uint64_t	frees;			/* allocations freed; see CuckooView */
 	uint64_t	growths;		/* segments doubled or split */
 } CuckooTable;
@@ -219,6 +221,7 @@ extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint
 										uint32_t now, const CuckooValueInit *init,
 										CuckooEntry **entry);
 extern bool ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key);
+extern uint64_t ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks);
 extern uint64_t ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff,
 								uint32_t *ref, uint32_t max_refs);
 
@@ -233,6 +236,9 @@ extern uint64_t ck_drain_touched(CuckooTable *t, const CoreEnv *env,
 /* Visits every live entry; table lock held shared or exclusive. */
 extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
 						CuckooVisit visit, void *arg);
+
+extern uint64_t ck_chunk_bytes(const CuckooTable *t);
+extern uint64_t ck_min_bytes(const CuckooConfig *config);
 
 /* Slots of the index, all segments': a measure of its load. */
 extern uint64_t ck_index_slots(const CuckooTable *t, const CoreEnv *env);

@@ -134,29 +134,67 @@ init_dense(const ModelConfig *c, float *dense)
 	}
 }
 
+/* Floats of an entry's value: weight, its state, embedding, its state. */
+static uint32_t
+value_floats(const ModelConfig *config)
+{
+	return 1 + optim_state_floats(config->weight_optimizer.kind, 1) + config->dim +
+		optim_state_floats(config->embedding_optimizer.kind, config->dim);
+}
+
+/*
+ * The model's table configuration: the caller's, with the value size set,
+ * and wide entries fewer a chunk, so that one chunk stays small beside a cap.
+ */
+static CuckooConfig
+table_config_of(const ModelConfig *config, const CuckooConfig *table_config)
+{
+	CuckooConfig table = *table_config;
+
+	table.value_size = value_floats(config) * sizeof(float);
+	while (table.chunk_log2 > 0 &&
+		   ((uint64_t) (sizeof(CuckooEntry) + table.value_size) << table.chunk_log2) > MODEL_CHUNK_BYTES)
+		table.chunk_log2--;
+	return table;
+}
+
+static uint64_t
+dense_bytes_of(const ModelConfig *config)
+{
+	uint64_t	params = model_dense_param_count(config);
+
+	return params == 0 ? 0 :
+		(params + optim_state_floats(config->dense_optimizer.kind, (uint32_t) params)) * sizeof(float);
+}
+
+/* The memory a model of this configuration takes to hold its first ID. */
+uint64_t
+model_min_bytes(const ModelConfig *config, const CuckooConfig *table_config)
+{
+	CuckooConfig table = table_config_of(config, table_config);
+
+	return ck_min_bytes(&table) + dense_bytes_of(config);
+}
+
 /* Creates an empty model; false when the memory cap leaves no room. */
 bool
 model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
 		   const CuckooConfig *table_config)
 {
-	CuckooConfig table = *table_config;
-	uint32_t	weight_state = optim_state_floats(config->weight_optimizer.kind, 1);
-	uint32_t	embedding_state = optim_state_floats(config->embedding_optimizer.kind, config->dim);
+	CuckooConfig table = table_config_of(config, table_config);
 
 	memset(m, 0, sizeof(*m));
 	memcpy(&m->config, config, sizeof(*config));	/* padding too: configs compare by memcmp */
-	m->embedding_at = 1 + weight_state;
+	m->embedding_at = 1 + optim_state_floats(config->weight_optimizer.kind, 1);
 	m->embedding_state_at = m->embedding_at + config->dim;
-	m->value_floats = m->embedding_state_at + embedding_state;
+	m->value_floats = value_floats(config);
 	m->dense_params = (uint32_t) model_dense_param_count(config);
 	m->scratch = scratch_layout(config);
-	table.value_size = m->value_floats * sizeof(float);
 	if (!ck_init(&m->table, env, &table))
 		return false;
 	if (m->dense_params > 0)
 	{
-		m->dense_bytes = (m->dense_params +
-						  optim_state_floats(config->dense_optimizer.kind, m->dense_params)) * sizeof(float);
+		m->dense_bytes = dense_bytes_of(config);
 		m->dense = env->alloc(env->mem_ctx, m->dense_bytes);
 		if (m->dense == 0)
 		{
@@ -182,6 +220,24 @@ uint64_t
 model_memory_bytes(const Model *m)
 {
 	return __atomic_load_n(&m->table.bytes, __ATOMIC_RELAXED) + m->dense_bytes;
+}
+
+/*
+ * Gives back at least bytes of the model's memory if it can, and at most
+ * max_chunks of its table's chunks, by evicting its least recently seen
+ * IDs (see ck_shrink); table lock held exclusive.  Returns the bytes.
+ */
+uint64_t
+model_shrink(Model *m, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks)
+{
+	return ck_shrink(&m->table, env, bytes, max_chunks);
+}
+
+/* The memory the model needs beyond what it holds to store one more ID, at most. */
+uint64_t
+model_growth_bytes(const Model *m)
+{
+	return ck_chunk_bytes(&m->table);
 }
 
 /*

@@ -37,6 +37,8 @@
 #define MODEL_MAX_LAYERS 4
 #define MODEL_MAX_WIDTH 4096
 #define MODEL_MAX_NUMERIC 64
+/* Bytes of one chunk of a table's arena at most (fewer entries a chunk if wide). */
+#define MODEL_CHUNK_BYTES (256 * 1024)
 /* Dense weights at most: the caller checks, with model_dense_param_count(). */
 #define MODEL_MAX_DENSE_PARAMS (1 << 24)
 
@@ -124,6 +126,7 @@ extern size_t model_work_floats(const ModelConfig *config);
 extern bool model_init(Model *m, const CoreEnv *env, const ModelConfig *config,
 					   const CuckooConfig *table_config);
 extern void model_destroy(Model *m, const CoreEnv *env);
+extern uint64_t model_min_bytes(const ModelConfig *config, const CuckooConfig *table_config);
 extern uint64_t model_memory_bytes(const Model *m);
 
 /* Both return the (corrected) probability predicted before any update. */
@@ -134,6 +137,8 @@ extern double model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *
 							const Example *ex, ModelWork *work);
 
 extern uint64_t model_expire(Model *m, const CoreEnv *env, uint32_t cutoff);
+extern uint64_t model_shrink(Model *m, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks);
+extern uint64_t model_growth_bytes(const Model *m);
 
 /* The dense weights, for tests and snapshots. */
 extern float *model_dense(const Model *m, const CoreEnv *env);

@@ -30,6 +30,19 @@
  *	  reader does not do before read_end tells it to discard what it read.
  *	- ModelState.locks are the core's arena and stripe locks, taken only
  *	  under the table lock.
+ *	- A process that holds a table lock takes another table lock, or the
+ *	  registry lock, only conditionally, never waiting: so does reclaiming
+ *	  memory from other models for one that is growing (see below).
+ *
+ * Memory under the cap.  Each live model's fair share is monolith.max_memory
+ * over the number of live models, in every database.  While the area has
+ * room a model may grow past its share.  When an allocation fails for a
+ * model below its share, the models above theirs give back memory (their
+ * least recently seen IDs, in whole chunks): at once, those whose locks are
+ * free; the others at their own next training steps, which see the memory
+ * pressure flag.  Under pressure a model at its share grows no more, so it
+ * makes room by evicting its own least recently seen IDs; the flag ends
+ * once no model is above its share.  Lowering the cap raises the flag too.
  */
 #include "postgres.h"
 
@@ -68,6 +81,8 @@ typedef struct MonolithShared
 	LWLock	   *lock;
 	pg_atomic_uint64 releases;	/* bumped by every release, under the lock */
 	pg_atomic_uint64 definitions_version;
+	pg_atomic_uint32 memory_pressure;	/* see "Memory under the cap" */
+	int			n_live;			/* entries in use, under the registry lock */
 	int			model_lock_tranche;
 	int			dsa_tranche;
 	uint32		next_generation;
@@ -89,6 +104,7 @@ int			monolith_max_models = 64;
 static MonolithShared *shared = NULL;
 static dsa_area *area = NULL;
 pg_atomic_uint64 *monolith_definitions_version = NULL;
+pg_atomic_uint32 *monolith_memory_pressure = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -136,6 +152,8 @@ monolith_shmem_startup(void)
 		shared->next_generation = 1;
 		pg_atomic_init_u64(&shared->releases, 0);
 		pg_atomic_init_u64(&shared->definitions_version, 0);
+		pg_atomic_init_u32(&shared->memory_pressure, 0);
+		shared->n_live = 0;
 		shared->max_models = monolith_max_models;
 		shared->dsa_offset = registry_size();
 		for (int i = 0; i < monolith_max_models; i++)
@@ -151,6 +169,7 @@ monolith_shmem_startup(void)
 		dsa_detach(created);
 	}
 	monolith_definitions_version = &shared->definitions_version;
+	monolith_memory_pressure = &shared->memory_pressure;
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -207,14 +226,53 @@ shmem_assign_max_memory(int newval, void *extra)
 {
 	if (area != NULL)
 		dsa_set_size_limit(area, (size_t) newval * 1024 * 1024);
+	/* Models above their shares of a lowered cap give memory back. */
+	if (shared != NULL)
+		pg_atomic_write_u32(&shared->memory_pressure, 1);
 }
 
-/* CoreEnv memory on the DSA area: a failed allocation means "at the cap". */
+/* Bytes a model's state holds in the area. */
+static uint64
+state_bytes(const Model *m)
+{
+	return sizeof(ModelState) + model_memory_bytes(m);
+}
+
+static uint64
+cap_bytes(void)
+{
+	return (uint64) monolith_max_memory_mb * 1024 * 1024;
+}
+
+/* A model's fair share of the cap; the count is read without the lock, as a hint. */
+static uint64
+fair_share(void)
+{
+	return cap_bytes() / Max(shared->n_live, 1);
+}
+
+static bool reclaim_for(const ModelHandle *h, uint64 wanted);
+
+/*
+ * CoreEnv memory on the DSA area for the model of handle ctx: a failed
+ * allocation means "at the cap", where the model makes room by evicting.
+ * Under memory pressure a model at its share is refused at once; one below
+ * it first takes memory from the models above theirs.
+ */
 static MemHandle
 dsa_env_alloc(void *ctx, size_t size)
 {
-	return (MemHandle) dsa_allocate_extended(area, size,
-											 DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO);
+	const ModelHandle *h = ctx;
+	const int	flags = DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO;
+	dsa_pointer dp;
+
+	if (pg_atomic_read_u32(&shared->memory_pressure) != 0 &&
+		state_bytes(h->model) + size > fair_share())
+		return 0;
+	dp = dsa_allocate_extended(area, size, flags);
+	if (!DsaPointerIsValid(dp) && reclaim_for(h, size))
+		dp = dsa_allocate_extended(area, size, flags);
+	return (MemHandle) dp;
 }
 
 static void
@@ -238,15 +296,23 @@ model_lwlock(const ModelHandle *h, uint32_t id)
 	return &((ModelState *) ((char *) h->model - offsetof(ModelState, model)))->locks[id - 1];
 }
 
+/* Begins an exclusive hold of a table lock just taken: write_seq goes odd. */
+static void
+exclusive_begin(ModelSlot *slot)
+{
+	Assert(LWLockHeldByMeInMode(&slot->table_lock, LW_EXCLUSIVE));
+	/* A full barrier each: the odd value is seen before any write under the lock. */
+	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) | 1);
+	pg_memory_barrier();
+	INSTR_TIME_SET_CURRENT(slot->exclusive_since);
+}
+
 /* Takes a table lock exclusive, making its slot's write_seq odd. */
 static void
 table_lock_exclusive(ModelSlot *slot)
 {
 	LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
-	/* A full barrier each: the odd value is seen before any write under the lock. */
-	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) | 1);
-	pg_memory_barrier();
-	INSTR_TIME_SET_CURRENT(slot->exclusive_since);
+	exclusive_begin(slot);
 }
 
 /* Releases an exclusive table lock, making write_seq even and new. */
@@ -346,7 +412,7 @@ handle_bind(ModelHandle *h, int index)
 	h->generation = slot->generation;
 	h->model = &((ModelState *) dsa_get_address(area, slot->state))->model;
 	h->env = (CoreEnv) {
-		NULL, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
+		h, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
 		h, model_lock, model_unlock, &h->view, model_read_begin, model_read_end,
 		model_between_pieces
 	};
@@ -406,6 +472,15 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 				 errmsg("too many models in use"),
 				 errdetail("At most %d models can be live at once.", shared->max_models),
 				 errhint("Drop unused models or raise monolith.max_models.")));
+	table_config_from_def(&config, def);
+	config.n_stripes = MODEL_STRIPES;
+	/* A model that could never hold an ID under the cap is refused outright. */
+	if (sizeof(ModelState) + model_min_bytes(model_config, &config) > cap_bytes())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" needs " UINT64_FORMAT " kB of shared memory to hold one ID, more than monolith.max_memory",
+						def->name, (sizeof(ModelState) + model_min_bytes(model_config, &config) + 1023) / 1024),
+				 errhint("Raise monolith.max_memory, or make the model's dim or tower smaller.")));
 
 	dp = dsa_allocate_extended(area, sizeof(ModelState),
 							   DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO);
@@ -417,9 +492,6 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	state = dsa_get_address(area, dp);
 	for (int i = 0; i < 1 + MODEL_STRIPES; i++)
 		LWLockInitialize(&state->locks[i], shared->model_lock_tranche);
-
-	table_config_from_def(&config, def);
-	config.n_stripes = MODEL_STRIPES;
 
 	slot->state = dp;
 	slot->generation = shared->next_generation++;
@@ -449,6 +521,7 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 				 errhint("Raise monolith.max_memory or drop other models.")));
 	}
 	slot->key = key_of(def);
+	shared->n_live++;
 	slot->longest_exclusive_ms = 0;
 	slot->in_use = true;
 	return index;
@@ -522,6 +595,92 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 				 errhint("Drop and re-create the model instead of editing its definition.")));
 }
 
+/* Chunks a model gives back in one exclusive hold at most, to keep it short. */
+#define SHRINK_PIECE_CHUNKS 8
+
+/*
+ * Makes the models above their fair shares, but model except, give back up
+ * to wanted bytes together, each at most a piece; only those whose table
+ * locks are free, taken without waiting, as the caller may hold one.  Sets
+ * *any_over if some model is above its share.  Returns the bytes given back.
+ */
+static uint64
+shrink_others(int except, uint64 share, uint64 wanted, bool *any_over)
+{
+	static ModelHandle *other = NULL;
+	uint64		freed = 0;
+
+	*any_over = false;
+	if (other == NULL)
+		other = MemoryContextAlloc(TopMemoryContext, sizeof(ModelHandle));
+	if (!LWLockConditionalAcquire(shared->lock, LW_SHARED))
+	{
+		*any_over = true;		/* unknown: keep the pressure on */
+		return 0;
+	}
+	for (int i = 0; i < shared->max_models && freed < wanted; i++)
+	{
+		ModelSlot  *slot = &shared->models[i];
+		uint64		bytes;
+
+		if (i == except || !slot->in_use)
+			continue;
+		bytes = state_bytes(&((ModelState *) dsa_get_address(area, slot->state))->model);
+		if (bytes <= share)
+			continue;
+		*any_over = true;
+		if (!LWLockConditionalAcquire(&slot->table_lock, LW_EXCLUSIVE))
+			continue;
+		exclusive_begin(slot);
+		handle_bind(other, i);
+		freed += model_shrink(other->model, &other->env, Min(bytes - share, wanted - freed),
+							  SHRINK_PIECE_CHUNKS);
+		table_unlock_exclusive(slot);
+	}
+	LWLockRelease(shared->lock);
+	return freed;
+}
+
+/*
+ * For a model below its fair share whose allocation of wanted bytes failed:
+ * raises the memory pressure and takes memory from the models above their
+ * shares that can give it now.  Whether any was given back.
+ */
+static bool
+reclaim_for(const ModelHandle *h, uint64 wanted)
+{
+	bool		any_over;
+
+	if (state_bytes(h->model) + wanted > fair_share())
+		return false;			/* at its share: its own IDs make room */
+	pg_atomic_write_u32(&shared->memory_pressure, 1);
+	return shrink_others(h->registry_index, fair_share(), wanted, &any_over) > 0;
+}
+
+/*
+ * Under memory pressure, between training steps, with no lock held: a
+ * model above its fair share gives back a piece; one at its share helps the
+ * others above theirs down, and ends the pressure once none is.
+ */
+void
+shmem_relieve_pressure(ModelHandle *h)
+{
+	uint64		share = fair_share();
+	uint64		bytes = state_bytes(h->model);
+	bool		any_over;
+
+	if (bytes > share)
+	{
+		h->env.lock(h->env.lock_ctx, CK_LOCK_TABLE, true);
+		model_shrink(h->model, &h->env, bytes - share, SHRINK_PIECE_CHUNKS);
+		h->env.unlock(h->env.lock_ctx, CK_LOCK_TABLE);
+		return;
+	}
+	shrink_others(h->registry_index, share, UINT64_MAX, &any_over);
+	if (!any_over)
+		pg_atomic_write_u32(&shared->memory_pressure, 0);
+}
+
 /* Whether a state of that key falls within a release of scope and key. */
 static bool
 release_covers(ReleaseScope scope, const ModelKey *key, const ModelKey *of)
@@ -560,6 +719,7 @@ shmem_release(ReleaseScope scope, const ModelKey *key)
 		slot->in_use = false;
 		slot->dying = true;
 		slot->dying_by = MyProcPid;
+		shared->n_live--;
 		slot->generation = shared->next_generation++;
 	}
 	LWLockRelease(shared->lock);
@@ -606,6 +766,7 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 		out[n].memory_bytes = sizeof(ModelState) + model_memory_bytes(model);
 		out[n].examples = __atomic_load_n(&model->examples, __ATOMIC_RELAXED);
 		out[n].evicted = __atomic_load_n(&model->table.evicted, __ATOMIC_RELAXED);
+		out[n].refused = __atomic_load_n(&model->table.refused, __ATOMIC_RELAXED);
 		out[n].longest_exclusive_ms = slot->longest_exclusive_ms;
 		n++;
 	}

@@ -48,6 +48,7 @@ typedef struct ModelStats
 	uint64		memory_bytes;
 	uint64		examples;
 	uint64		evicted;
+	uint64		refused;		/* admitted IDs that found no memory */
 	double		longest_exclusive_ms;	/* of the model's table lock */
 } ModelStats;
 
@@ -68,5 +69,22 @@ extern void shmem_usage(int *live, uint64 *bytes);
  * shared memory is set up.
  */
 extern pg_atomic_uint64 *monolith_definitions_version;
+
+/* Non-zero while models must give memory back (see shmem.c); NULL until set up. */
+extern pg_atomic_uint32 *monolith_memory_pressure;
+extern void shmem_relieve_pressure(ModelHandle *h);
+
+/*
+ * Between training steps: lets the model give memory back while the cap is
+ * contended, every so many steps.  Cheap otherwise: one shared read.
+ */
+static inline void
+shmem_check_pressure(ModelHandle *h)
+{
+	static uint32 steps = 0;
+
+	if (unlikely(pg_atomic_read_u32(monolith_memory_pressure) != 0) && (++steps & 63) == 0)
+		shmem_relieve_pressure(h);
+}
 
 #endif							/* MONOLITH_SHMEM_H */

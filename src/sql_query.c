@@ -190,6 +190,8 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 										 &pass->handle.env, &ex, &work));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass->row_context);
+	if (pass->train)
+		shmem_check_pressure(&pass->handle);
 
 	auc_collector_add(&pass->scored, p, label);
 	pass->rows++;

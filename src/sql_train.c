@@ -151,6 +151,7 @@ monolith_train(PG_FUNCTION_ARGS)
 	ModelCall  *call = model_call(fcinfo, 2, MODEL_PRIV_TRAIN);
 	Oid			label_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	double		label;
+	double		p;
 	ModelWork	work;
 	Example		ex;
 
@@ -159,9 +160,9 @@ monolith_train(PG_FUNCTION_ARGS)
 	label = label_from_datum(PG_GETARG_DATUM(1), label_type);
 	require_sampled_label(&call->handle.def, label);
 	ex = model_call_example(fcinfo, call, &work);
-	PG_RETURN_FLOAT8(require_prediction(&call->handle.def,
-										model_train(call->handle.model, &call->handle.env, &ex,
-													label, table_clock_now(), &work)));
+	p = model_train(call->handle.model, &call->handle.env, &ex, label, table_clock_now(), &work);
+	shmem_check_pressure(&call->handle);
+	PG_RETURN_FLOAT8(require_prediction(&call->handle.def, p));
 }
 
 /* monolith.score(model, VARIADIC features): probability of a positive label. */
@@ -230,8 +231,8 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 	for (int m = 0; m < n_models; m++)
 	{
 		ModelStats	figures = {grants[m].id};
-		Datum		values[6];
-		bool		nulls[6] = {false};
+		Datum		values[7];
+		bool		nulls[7] = {false};
 
 		if (!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_SCORE) &&
 			!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_TRAIN))
@@ -244,7 +245,8 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum((int64) figures.memory_bytes);
 		values[3] = Int64GetDatum((int64) figures.examples);
 		values[4] = Int64GetDatum((int64) figures.evicted);
-		values[5] = Float8GetDatum(figures.longest_exclusive_ms);
+		values[5] = Int64GetDatum((int64) figures.refused);
+		values[6] = Float8GetDatum(figures.longest_exclusive_ms);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

@@ -252,6 +252,74 @@ test_expire(void)
 	close_table(&h, &t);
 }
 
+/*
+ * Shrinking gives whole chunks back: the entries of the last chunks move
+ * down, or the least recently seen go, every key left is found with its
+ * value, and the table grows again from there.
+ */
+static void
+test_shrink(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	const uint64_t n = 60000;
+	uint64_t	bad = 0,
+				live_old = 0,
+				live_new = 0,
+				found = 0;
+	uint64_t	before,
+				freed;
+	uint32_t	chunks;
+
+	small_config(&c);
+	c.chunk_log2 = 8;
+	open_table(&h, &t, &c, 0);
+	for (uint64_t i = 0; i < n; i++)
+		put(&t, &h.env, key_of(i), (uint32_t) (1 + i / 100));
+	/* Holes all over the arena, as expiry leaves them. */
+	for (uint64_t i = 0; i < n; i += 3)
+		ck_delete(&t, &h.env, key_of(i));
+	before = t.bytes;
+	chunks = t.n_chunks;
+	freed = ck_shrink(&t, &h.env, before / 2, UINT32_MAX);
+	CHECK(freed >= before / 2 && t.bytes == before - freed, "freed %lu of %lu bytes",
+		  (unsigned long) freed, (unsigned long) before);
+	CHECK(t.n_chunks < chunks, "chunks %u, were %u", t.n_chunks, chunks);
+	CHECK(t.live <= (uint64_t) t.n_chunks << c.chunk_log2, "%lu live in %u chunks",
+		  (unsigned long) t.live, t.n_chunks);
+	for (uint64_t i = 0; i < n; i++)
+	{
+		CuckooEntry *e = ck_find(&t, &h.env, key_of(i));
+
+		if (e == NULL)
+			continue;
+		found++;
+		bad += i % 3 == 0 || e->key != key_of(i) || !value_ok(e);
+		live_old += i < n / 4;
+		live_new += i >= 3 * n / 4;
+	}
+	CHECK(bad == 0, "%lu keys wrong after shrinking", (unsigned long) bad);
+	CHECK(found == t.live, "%lu keys found, %lu live", (unsigned long) found, (unsigned long) t.live);
+	CHECK(live_new > 2 * live_old, "kept %lu of the newest quarter, %lu of the oldest",
+		  (unsigned long) live_new, (unsigned long) live_old);
+	/* The free list holds only what remains, and the table grows again. */
+	for (uint64_t i = n; i < 2 * n; i++)
+		bad += put(&t, &h.env, key_of(i), 1000) != CK_INSERTED;
+	for (uint64_t i = n; i < 2 * n; i++)
+	{
+		CuckooEntry *e = ck_find(&t, &h.env, key_of(i));
+
+		bad += e == NULL || !value_ok(e);
+	}
+	CHECK(bad == 0, "%lu keys wrong after growing again", (unsigned long) bad);
+	CHECK(t.live == found + n, "live %lu", (unsigned long) t.live);
+	/* Down to nothing, and destroy frees what is left. */
+	ck_shrink(&t, &h.env, UINT64_MAX, UINT32_MAX);
+	CHECK(t.n_chunks == 0 && t.live == 0, "%u chunks, %lu live", t.n_chunks, (unsigned long) t.live);
+	close_table(&h, &t);
+}
+
 /* A tiny reference map: open addressing with linear probing. */
 typedef struct RefMap
 {
@@ -650,6 +718,7 @@ main(void)
 	test_frequency_filter();
 	test_probabilistic_filter();
 	test_memory_cap_evicts_oldest();
+	test_shrink();
 	test_touched_and_scan();
 	test_concurrent_inserts();
 	test_find_unlocked();
@@ -664,5 +733,6 @@ main(void)
 	test_delete_during_growth();
 	test_random_against_reference();
 	test_memory_cap_evicts_oldest();
+	test_shrink();
 	return unit_finish("test_cuckoo");
 }
