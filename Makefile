@@ -38,6 +38,18 @@ build/%: test/%.c test/heap_env.c test/unit.h $(CORE_SRCS) src/*.h
 unittest: $(addprefix build/,$(CORE_TESTS))
 	@for t in $(CORE_TESTS); do ./build/$$t || exit 1; done
 
+# libFuzzer targets of the core (clang), under AddressSanitizer and UBSan;
+# bench/fuzz.sh runs each for a while.
+FUZZ_TARGETS = fuzz_cuckoo fuzz_featkey
+FUZZ_FLAGS = -std=gnu11 -fno-math-errno -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build/fuzz_%: test/fuzz_%.c test/heap_env.c test/heap_env.h $(CORE_SRCS) src/*.h
+	@mkdir -p build
+	clang $(FUZZ_FLAGS) -o $@ $< test/heap_env.c $(CORE_SRCS) -lm -lpthread
+
+.PHONY: fuzz
+fuzz: $(addprefix build/,$(FUZZ_TARGETS))
+
 build/cuckoo_bench: bench/cuckoo_bench.cc test/heap_env.c $(CORE_SRCS) src/*.h
 	@mkdir -p build
 	g++ -O2 -march=native -std=gnu++17 -c bench/cuckoo_bench.cc -o build/cuckoo_bench.o

@@ -79,6 +79,8 @@ pending_add(ReleaseScope scope, ModelKey key, bool at_commit)
 static void
 pending_settle(int level, bool committed, bool to_parent)
 {
+	/* The list outlives every transaction: it lives where its cells do. */
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	List	   *keep = NIL;
 	ListCell   *lc;
 
@@ -102,6 +104,7 @@ pending_settle(int level, bool committed, bool to_parent)
 	}
 	list_free(pending_frees);
 	pending_frees = keep;
+	MemoryContextSwitchTo(old);
 }
 
 static void
