@@ -311,6 +311,8 @@ exclusive_begin(ModelSlot *slot)
 static void
 table_lock_exclusive(ModelSlot *slot)
 {
+	/* Nothing waits for a table lock while holding the registry lock. */
+	Assert(!LWLockHeldByMe(shared->lock));
 	LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
 	exclusive_begin(slot);
 }
@@ -338,6 +340,8 @@ model_lock(void *ctx, uint32_t id, bool exclusive)
 	ModelHandle *h = ctx;
 	ModelSlot  *slot = &shared->models[h->registry_index];
 
+	/* Arena and stripe locks only under the table lock; the table lock not under the registry's. */
+	Assert(id == CK_LOCK_TABLE ? !LWLockHeldByMe(shared->lock) : LWLockHeldByMe(&slot->table_lock));
 	if (id == CK_LOCK_TABLE && exclusive)
 		table_lock_exclusive(slot);
 	else
@@ -428,6 +432,7 @@ key_equal(const ModelKey *a, const ModelKey *b)
 static int
 registry_find(const ModelKey *key)
 {
+	Assert(LWLockHeldByMe(shared->lock));
 	for (int i = 0; i < shared->max_models; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];
@@ -552,7 +557,8 @@ registry_find_or_create(ModelHandle *h, const ModelDef *def, const ModelConfig *
 		releases = pg_atomic_read_u64(&shared->releases);
 		LWLockRelease(shared->lock);
 
-		/* Queries run with no LWLock held. */
+		/* Catalog reads run with no LWLock of ours held. */
+		Assert(!LWLockHeldByMe(shared->lock));
 		if (!catalog_row_exists_now(def))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
