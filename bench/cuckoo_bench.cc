@@ -167,7 +167,7 @@ main(int argc, char **argv)
 				printf("ours: %lu entries, table bytes/entry %.1f, index of %u segments (load %.2f), %u chunks\n",
 					   (unsigned long) t.table.live, (double) t.table.bytes / t.table.live,
 					   t.table.n_segments,
-					   (double) t.table.live / ck_index_slots(&t.table, &t.heap.env), t.table.n_chunks);
+					   (double) t.table.live / ck_index_slots(&t.table), t.table.n_chunks);
 		}
 		{
 			size_t before = heap_in_use();

@@ -53,6 +53,23 @@ SELECT monolith.create_model('bad', ARRAY['a', '']);
 SELECT monolith.create_model('bad', ARRAY['a', 'b', 'a']);
 SELECT monolith.create_model('bad', ARRAY[ARRAY['a'], ARRAY['b']]);
 SELECT monolith.create_model('bad', (SELECT array_agg('s' || i) FROM generate_series(1, 256) i));
+-- definitions that could never be used: more inputs than train can pass, names
+-- longer than a column's, rates that are zero or denormal as floats
+SELECT monolith.create_model('bad', (SELECT array_agg('s' || i) FROM generate_series(1, 99) i));
+SELECT monolith.create_model('bad', (SELECT array_agg('s' || i) FROM generate_series(1, 90) i),
+       numeric_features => (SELECT array_agg('x' || i) FROM generate_series(1, 9) i));
+SELECT monolith.create_model('bad', ARRAY['a', repeat('s', 64)]);
+SELECT monolith.create_model('bad', ARRAY['a'], numeric_features => ARRAY[repeat('x', 64)]);
+SELECT monolith.create_model('bad', ARRAY['a'], learning_rate => 1e-40);
+SELECT monolith.create_model('bad', ARRAY['a'], dense_learning_rate => 1e-39);
+SELECT monolith.create_model('bad', ARRAY['a'], l2 => 1e-45);
+-- at the limits, usable: 98 inputs, names of 63 bytes, the smallest normal rate
+SELECT monolith.create_model('wide', (SELECT array_agg('s' || i) FROM generate_series(1, 97) i),
+       numeric_features => ARRAY[repeat('x', 63)], learning_rate => 1.2e-38, dim => 2);
+SELECT format('SELECT monolith.train(%L, true, %s) > 0 AS trains_with_98_features', 'wide',
+              string_agg(i::text, ', ')) FROM generate_series(1, 98) i \gexec
+SELECT count(*) AS wide_models FROM monolith.models WHERE name = 'wide';
+SELECT monolith.drop_model('wide');
 SELECT monolith.create_model('bad', ARRAY['a'], dim => 0);
 SELECT monolith.create_model('bad', ARRAY['a'], dim => 1025);
 SELECT monolith.create_model('bad', ARRAY['a'], dim => NULL);

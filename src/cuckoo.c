@@ -32,7 +32,7 @@ ck_default_config(CuckooConfig *config, uint32_t value_size)
 	memset(config, 0, sizeof(*config));
 	config->value_size = value_size;
 	config->n_stripes = 64;
-	config->initial_bucket_log2 = 6;
+	config->segment_log2 = CK_SEGMENT_MAX_LOG2;
 	config->chunk_log2 = 10;
 	config->admission.min_count = 1;
 	config->admission.probability = 1.0;
@@ -86,19 +86,18 @@ key_place(uint64_t key, uint32_t dir_log2)
 	return p;
 }
 
-/* A segment as one lookup uses it: its buckets' address and size. */
+/* A segment as one lookup uses it: its buckets' address and its number. */
 typedef struct SegmentRef
 {
 	CuckooBucket *buckets;
-	uint32_t	bucket_log2;
 	uint32_t	number;
 } SegmentRef;
 
-/* The primary and alternate buckets of a hash in a segment of 2^log2 buckets. */
+/* The buckets of a table's segments, as a mask. */
 static inline uint64_t
-primary_bucket(uint64_t hash, uint32_t bucket_log2)
+segment_mask(const CuckooTable *t)
 {
-	return hash & bucket_mask(bucket_log2);
+	return bucket_mask(t->config.segment_log2);
 }
 
 /* Forgets every address a view holds; for a view about to serve another table. */
@@ -140,18 +139,18 @@ segment_record(const CuckooTable *t, const CoreEnv *env, uint32_t number)
 CK_HOT SegmentRef
 segment_of(const CuckooTable *t, const CoreEnv *env, CuckooView *v, uint32_t slot)
 {
-	CuckooSegmentView *cached = v != NULL && slot < CK_VIEW_SLOTS ? &v->slots[slot] : NULL;
-	const CuckooSegment *seg;
+	bool		cacheable = v != NULL && slot < CK_VIEW_SLOTS;
 	SegmentRef	ref;
 
-	if (cached != NULL && cached->buckets != NULL)
-		return (SegmentRef) {cached->buckets, cached->bucket_log2, cached->number};
+	if (cacheable && v->slot_buckets[slot] != NULL)
+		return (SegmentRef) {v->slot_buckets[slot], v->slot_segment[slot]};
 	ref.number = ((const uint32_t *) env_address(env, t->directory))[slot];
-	seg = segment_record(t, env, ref.number);
-	ref.buckets = env_address(env, seg->buckets);
-	ref.bucket_log2 = seg->bucket_log2;
-	if (cached != NULL)
-		*cached = (CuckooSegmentView) {ref.buckets, ref.bucket_log2, ref.number};
+	ref.buckets = env_address(env, segment_record(t, env, ref.number)->buckets);
+	if (cacheable)
+	{
+		v->slot_buckets[slot] = ref.buckets;
+		v->slot_segment[slot] = ref.number;
+	}
 	return ref;
 }
 
@@ -262,13 +261,6 @@ chunk_bytes(const CuckooTable *t)
 #define CK_CHUNK_DIR_FIRST 16
 
 static uint32_t
-initial_log2_of(const CuckooConfig *config)
-{
-	return config->initial_bucket_log2 < CK_SEGMENT_MAX_LOG2 ?
-		config->initial_bucket_log2 : CK_SEGMENT_MAX_LOG2;
-}
-
-static uint32_t
 entry_size_of(const CuckooConfig *config)
 {
 	return (uint32_t) ((sizeof(CuckooEntry) + config->value_size + 7) & ~(size_t) 7);
@@ -282,7 +274,7 @@ uint64_t
 ck_min_bytes(const CuckooConfig *config)
 {
 	return sizeof(uint32_t) + CK_SEGMENTS_FIRST * sizeof(CuckooSegment) +
-		index_bytes(initial_log2_of(config)) + CK_CHUNK_DIR_FIRST * sizeof(MemHandle) +
+		index_bytes(config->segment_log2) + CK_CHUNK_DIR_FIRST * sizeof(MemHandle) +
 		(config->admission.min_count > 1 ? sketch_bytes(config->admission.sketch_width_log2) : 0) +
 		((uint64_t) entry_size_of(config) << config->chunk_log2);
 }
@@ -291,18 +283,19 @@ ck_min_bytes(const CuckooConfig *config)
 bool
 ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 {
-	uint32_t	initial_log2 = initial_log2_of(config);
 	MemHandle	buckets;
 
 	memset(t, 0, sizeof(*t));
 	t->config = *config;
+	if (t->config.segment_log2 < 1 || t->config.segment_log2 > CK_SEGMENT_MAX_LOG2)
+		t->config.segment_log2 = CK_SEGMENT_MAX_LOG2;
 	t->entry_size = entry_size_of(config);
 	t->next_fresh = 1;
 
 	t->directory = table_alloc(t, env, sizeof(uint32_t));
 	t->segments_cap = CK_SEGMENTS_FIRST;
 	t->segments = table_alloc(t, env, t->segments_cap * sizeof(CuckooSegment));
-	buckets = table_alloc(t, env, index_bytes(initial_log2));
+	buckets = table_alloc(t, env, index_bytes(t->config.segment_log2));
 	t->chunk_dir_cap = CK_CHUNK_DIR_FIRST;
 	t->chunk_dir = table_alloc(t, env, t->chunk_dir_cap * sizeof(MemHandle));
 	if (config->admission.min_count > 1)
@@ -310,12 +303,12 @@ ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 	if (t->directory == 0 || t->segments == 0 || buckets == 0 || t->chunk_dir == 0 ||
 		(config->admission.min_count > 1 && t->sketch == 0))
 	{
-		table_free(t, env, buckets, index_bytes(initial_log2));
+		table_free(t, env, buckets, index_bytes(t->config.segment_log2));
 		ck_destroy(t, env);
 		return false;
 	}
 	/* The directory's one slot names segment 0 (memory comes zeroed). */
-	*(CuckooSegment *) env_address(env, t->segments) = (CuckooSegment) {buckets, initial_log2, 0};
+	*(CuckooSegment *) env_address(env, t->segments) = (CuckooSegment) {buckets, 0};
 	t->n_segments = 1;
 	return true;
 }
@@ -332,16 +325,12 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 			table_free(t, env, dir[c], chunk_bytes(t));
 	}
 	for (uint32_t n = 0; n < t->n_segments; n++)
-	{
-		const CuckooSegment *seg = segment_record(t, env, n);
-
-		table_free(t, env, seg->buckets, index_bytes(seg->bucket_log2));
-	}
+		table_free(t, env, segment_record(t, env, n)->buckets, index_bytes(t->config.segment_log2));
 	table_free(t, env, t->segments, t->segments_cap * sizeof(CuckooSegment));
 	table_free(t, env, t->directory, ((size_t) sizeof(uint32_t)) << t->dir_log2);
 	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
 	for (int i = 0; i < 2; i++)
-		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(CK_SEGMENT_MAX_LOG2));
+		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(t->config.segment_log2));
 	table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
 	table_free(t, env, t->sketch, sketch_bytes(t->config.admission.sketch_width_log2));
 	t->directory = t->segments = t->chunk_dir = t->sketch = 0;
@@ -351,13 +340,9 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 
 /* Slots of the index, all segments'. */
 uint64_t
-ck_index_slots(const CuckooTable *t, const CoreEnv *env)
+ck_index_slots(const CuckooTable *t)
 {
-	uint64_t	slots = 0;
-
-	for (uint32_t n = 0; n < t->n_segments; n++)
-		slots += ((uint64_t) CK_SLOTS) << segment_record(t, env, n)->bucket_log2;
-	return slots;
+	return ((uint64_t) t->n_segments * CK_SLOTS) << t->config.segment_log2;
 }
 
 /*
@@ -463,8 +448,8 @@ CK_HOT CuckooEntry *
 segment_find(const CuckooTable *t, const CoreEnv *env, CuckooView *v, SegmentRef s,
 			 KeyPlace p, uint64_t key)
 {
-	uint64_t	b1 = primary_bucket(p.hash, s.bucket_log2);
-	uint64_t	b2 = alt_bucket(b1, p.tag, bucket_mask(s.bucket_log2));
+	uint64_t	b1 = p.hash & segment_mask(t);
+	uint64_t	b2 = alt_bucket(b1, p.tag, segment_mask(t));
 	uint32_t	ref;
 	CuckooEntry *e;
 
@@ -508,24 +493,25 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 				 const uint64_t *keys, uint32_t n, CuckooEntry **entries)
 {
 	CuckooView *v = env->view;
+	uint64_t	mask = segment_mask(shape);
+	uint32_t	dir_log2;
 
 	if (v == NULL || v->directory == 0 ||
 		__atomic_load_n(&t->frees, __ATOMIC_RELAXED) != v->frees ||
-		__atomic_load_n(&t->directory, __ATOMIC_RELAXED) != v->directory)
+		__atomic_load_n(&t->directory, __ATOMIC_RELAXED) != v->directory ||
+		(dir_log2 = v->dir_log2) > CK_VIEW_SLOTS_LOG2)
 		return false;
 	for (uint32_t i = 0; i < n; i++)
 	{
-		KeyPlace	p = key_place(keys[i], v->dir_log2);
-		const CuckooSegmentView *s;
-		uint64_t	b1;
+		KeyPlace	p = key_place(keys[i], dir_log2);
+		const CuckooBucket *buckets = v->slot_buckets[p.slot];
+		uint64_t	b1 = p.hash & mask;
 		uint32_t	ref;
 		CuckooEntry *e;
 
-		if (p.slot >= CK_VIEW_SLOTS || (s = &v->slots[p.slot])->buckets == NULL)
+		if (buckets == NULL)
 			return false;
-		b1 = primary_bucket(p.hash, s->bucket_log2);
-		if (!likely_ref(s->buckets, b1, alt_bucket(b1, p.tag, bucket_mask(s->bucket_log2)),
-						p.tag, &ref))
+		if (!likely_ref(buckets, b1, alt_bucket(b1, p.tag, mask), p.tag, &ref))
 		{
 			entries[i] = NULL;
 			continue;
@@ -694,18 +680,18 @@ ck_prepare_growth(CuckooTable *t, const CoreEnv *env)
 	offer_spare(t, env, &t->spare_chunk, chunk_bytes(t));
 	if (__atomic_load_n(&t->n_segments, __ATOMIC_RELAXED) > 1)
 		for (int i = 0; i < 2; i++)
-			offer_spare(t, env, &t->spare_buckets[i], index_bytes(CK_SEGMENT_MAX_LOG2));
+			offer_spare(t, env, &t->spare_buckets[i], index_bytes(t->config.segment_log2));
 }
 
-/* Zeroed buckets for a segment of 2^log2, a spare if one fits; table lock exclusive. */
+/* Zeroed buckets for a segment, a spare if there is one; table lock exclusive. */
 static MemHandle
-alloc_buckets(CuckooTable *t, const CoreEnv *env, uint32_t log2)
+alloc_buckets(CuckooTable *t, const CoreEnv *env)
 {
 	MemHandle	h = 0;
 
-	for (int i = 0; i < 2 && h == 0 && log2 == CK_SEGMENT_MAX_LOG2; i++)
+	for (int i = 0; i < 2 && h == 0; i++)
 		h = take_spare(&t->spare_buckets[i]);
-	return h != 0 ? h : table_alloc(t, env, index_bytes(log2));
+	return h != 0 ? h : table_alloc(t, env, index_bytes(t->config.segment_log2));
 }
 
 /* Adds one chunk to the arena, the spare if there is one; table lock exclusive. */
@@ -778,8 +764,8 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 	KeyPlace	p = key_place(key, t->dir_log2);
 	CuckooView *v = view_of(t, env);
 	SegmentRef	seg = segment_of(t, env, v, p.slot);
-	uint64_t	b1 = primary_bucket(p.hash, seg.bucket_log2);
-	uint64_t	b2 = alt_bucket(b1, p.tag, bucket_mask(seg.bucket_log2));
+	uint64_t	b1 = p.hash & segment_mask(t);
+	uint64_t	b2 = alt_bucket(b1, p.tag, segment_mask(t));
 	uint32_t	st1 = stripe_of(t, seg.number, b1);
 	uint32_t	st2 = stripe_of(t, seg.number, b2);
 	CuckooBucket *target;
@@ -925,7 +911,7 @@ segment_place(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t ref)
 	KeyPlace	p = key_place(key, t->dir_log2);
 	SegmentRef	seg = segment_of(t, env, view_of(t, env), p.slot);
 
-	return bucket_place(seg.buckets, seg.bucket_log2, p.hash, ref);
+	return bucket_place(seg.buckets, t->config.segment_log2, p.hash, ref);
 }
 
 static inline CuckooSegment *
@@ -938,16 +924,16 @@ segment_mut(CuckooTable *t, const CoreEnv *env, uint32_t number)
 #define CK_REFILL_AHEAD 4
 
 /*
- * Places every entry of a segment into fresh segments of 2^log2 buckets:
- * into fresh[0], or, with split_bit >= 0, into fresh[0] or fresh[1] by that
- * bit of the key's hash.  False if one finds no place.
+ * Places every entry of a segment into two fresh ones, fresh[0] or
+ * fresh[1] by bit split_bit of the key's hash.  False if one finds no place.
  */
 static bool
 segment_refill(const CuckooTable *t, const CoreEnv *env, const CuckooSegment *seg,
-			   CuckooBucket *fresh[2], uint32_t log2, int split_bit)
+			   CuckooBucket *fresh[2], int split_bit)
 {
 	const CuckooBucket *old = env_address(env, seg->buckets);
-	uint64_t	mask = bucket_mask(seg->bucket_log2);
+	uint32_t	log2 = t->config.segment_log2;
+	uint64_t	mask = bucket_mask(log2);
 
 	for (uint64_t b = 0; b <= mask; b++)
 	{
@@ -963,42 +949,11 @@ segment_refill(const CuckooTable *t, const CoreEnv *env, const CuckooSegment *se
 			if (ref == 0)
 				continue;
 			hash = ck_mix64(entry_at(t, env, ref)->key);
-			if (!bucket_place(fresh[split_bit < 0 ? 0 : (hash >> split_bit) & 1], log2, hash, ref))
+			if (!bucket_place(fresh[(hash >> split_bit) & 1], log2, hash, ref))
 				return false;
 		}
 	}
 	return true;
-}
-
-/*
- * Rebuilds segment n at twice its buckets, or more in the unlikely case an
- * entry finds no place, up to CK_SEGMENT_MAX_LOG2; false if that will not
- * do or the memory cap forbids it.  The table changes only on success.
- */
-static bool
-segment_double(CuckooTable *t, const CoreEnv *env, uint32_t n)
-{
-	CuckooSegment *seg = segment_mut(t, env, n);
-
-	for (uint32_t log2 = seg->bucket_log2 + 1; log2 <= CK_SEGMENT_MAX_LOG2; log2++)
-	{
-		MemHandle	fresh = alloc_buckets(t, env, log2);
-		CuckooBucket *buckets[2];
-
-		if (fresh == 0)
-			return false;
-		buckets[0] = env_address(env, fresh);
-		if (segment_refill(t, env, seg, buckets, log2, -1))
-		{
-			table_free(t, env, seg->buckets, index_bytes(seg->bucket_log2));
-			seg->buckets = fresh;
-			seg->bucket_log2 = log2;
-			t->growths++;
-			return true;
-		}
-		table_free(t, env, fresh, index_bytes(log2));
-	}
-	return false;
 }
 
 /* Doubles the directory: new slot i names what old slot i mod 2^dir_log2 did. */
@@ -1049,7 +1004,7 @@ static bool
 segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 {
 	uint32_t	depth = segment_mut(t, env, n)->depth;
-	uint32_t	log2 = segment_mut(t, env, n)->bucket_log2;
+	uint32_t	log2 = t->config.segment_log2;
 	MemHandle	fresh[2];
 	CuckooBucket *buckets[2];
 	uint32_t   *dir;
@@ -1059,15 +1014,15 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 		return false;
 	if (t->n_segments == t->segments_cap && !segments_grow(t, env))
 		return false;
-	fresh[0] = alloc_buckets(t, env, log2);
-	fresh[1] = fresh[0] == 0 ? 0 : alloc_buckets(t, env, log2);
+	fresh[0] = alloc_buckets(t, env);
+	fresh[1] = fresh[0] == 0 ? 0 : alloc_buckets(t, env);
 	if (fresh[1] != 0)
 	{
 		buckets[0] = env_address(env, fresh[0]);
 		buckets[1] = env_address(env, fresh[1]);
 	}
 	if (fresh[1] == 0 ||
-		!segment_refill(t, env, segment_mut(t, env, n), buckets, log2, 16 + (int) depth))
+		!segment_refill(t, env, segment_mut(t, env, n), buckets, 16 + (int) depth))
 	{
 		table_free(t, env, fresh[0], index_bytes(log2));
 		table_free(t, env, fresh[1], index_bytes(log2));
@@ -1076,8 +1031,8 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 	m = t->n_segments++;
 	t->growths++;
 	table_free(t, env, segment_mut(t, env, n)->buckets, index_bytes(log2));
-	*segment_mut(t, env, n) = (CuckooSegment) {fresh[0], log2, depth + 1};
-	*segment_mut(t, env, m) = (CuckooSegment) {fresh[1], log2, depth + 1};
+	*segment_mut(t, env, n) = (CuckooSegment) {fresh[0], depth + 1};
+	*segment_mut(t, env, m) = (CuckooSegment) {fresh[1], depth + 1};
 	dir = env_address(env, t->directory);
 	for (uint64_t i = 0; i < ((uint64_t) 1 << t->dir_log2); i++)
 		if (dir[i] == n && ((i >> depth) & 1) != 0)
@@ -1085,13 +1040,11 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 	return true;
 }
 
-/* Gives the segment of a directory slot more room: doubled, or else split. */
+/* Gives the segment of a directory slot more room: splits it. */
 static bool
 segment_grow(CuckooTable *t, const CoreEnv *env, uint32_t slot)
 {
-	uint32_t	n = ((const uint32_t *) env_address(env, t->directory))[slot];
-
-	return segment_double(t, env, n) || segment_split(t, env, n);
+	return segment_split(t, env, ((const uint32_t *) env_address(env, t->directory))[slot]);
 }
 
 /* Slot holding key in its two buckets, or -1; sets *bucket. */
@@ -1101,13 +1054,13 @@ find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket *
 	KeyPlace	p = key_place(key, t->dir_log2);
 	CuckooView *v = view_of(t, env);
 	SegmentRef	seg = segment_of(t, env, v, p.slot);
-	uint64_t	b = primary_bucket(p.hash, seg.bucket_log2);
+	uint64_t	b = p.hash & segment_mask(t);
 	CuckooEntry *e;
 	int			s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
 
 	if (s < 0)
 	{
-		b = alt_bucket(b, p.tag, bucket_mask(seg.bucket_log2));
+		b = alt_bucket(b, p.tag, segment_mask(t));
 		s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
 	}
 	*bucket = &seg.buckets[b];
@@ -1162,9 +1115,8 @@ sample_from(const CuckooTable *t, const CoreEnv *env, uint32_t n, uint64_t b,
 {
 	for (uint32_t k = 0; k < t->n_segments && sample->seen < CK_EVICT_SAMPLE; k++)
 	{
-		const CuckooSegment *seg = segment_record(t, env, (n + k) % t->n_segments);
-		CuckooBucket *buckets = env_address(env, seg->buckets);
-		uint64_t	mask = bucket_mask(seg->bucket_log2);
+		CuckooBucket *buckets = env_address(env, segment_record(t, env, (n + k) % t->n_segments)->buckets);
+		uint64_t	mask = segment_mask(t);
 
 		for (uint64_t i = 0; i <= mask && sample->seen < CK_EVICT_SAMPLE; i++)
 			sample_bucket(t, env, &buckets[(b + i) & mask], sample);
@@ -1198,12 +1150,11 @@ evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
 	KeyPlace	p = key_place(key, t->dir_log2);
 	SegmentRef	home = segment_of(t, env, view_of(t, env), p.slot);
-	uint64_t	b1 = primary_bucket(p.hash, home.bucket_log2);
+	uint64_t	b1 = p.hash & segment_mask(t);
 	EvictionSample sample = {NULL, -1, UINT32_MAX, 0};
 
 	sample_bucket(t, env, &home.buckets[b1], &sample);
-	sample_bucket(t, env, &home.buckets[alt_bucket(b1, p.tag, bucket_mask(home.bucket_log2))],
-				  &sample);
+	sample_bucket(t, env, &home.buckets[alt_bucket(b1, p.tag, segment_mask(t))], &sample);
 	sample_from(t, env, home.number, b1 + 1, &sample);
 	evict_sampled(t, env, &sample);
 }
@@ -1297,7 +1248,7 @@ ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_chunk
 
 	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
 	for (int i = 0; i < 2; i++)
-		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(CK_SEGMENT_MAX_LOG2));
+		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(t->config.segment_log2));
 	while (before - t->bytes < bytes && max_chunks-- > 0 && arena_give_back_last(t, env))
 		;
 	return before - t->bytes;

@@ -16,11 +16,13 @@
  *
  * Growth.  A directory of 2^dir_log2 slots names a key's segment by bits 16
  * and up of its hash (extendible hashing; the bucket takes the low bits and
- * the tag the top 16).  A segment that fills doubles, up to
- * 2^CK_SEGMENT_MAX_LOG2 buckets; beyond that it splits in two by one more
- * bit of the hash, doubling the directory if need be.  So growing rebuilds
- * one segment, at most some 16,000 entries, whatever the table's size, and
- * no hold of the exclusive lock grows with the table.
+ * the tag the top 16).  Every segment of a table has 2^segment_log2 buckets
+ * (at most 2^CK_SEGMENT_MAX_LOG2), so a lookup's buckets follow from the
+ * hash alone once the segment's address is known.  A segment that fills
+ * splits in two by one more bit of the hash, doubling the directory if need
+ * be.  So growing rebuilds one segment, at most some 16,000 entries,
+ * whatever the table's size, and no hold of the exclusive lock grows with
+ * the table.
  *
  * Locking rules (lock ids as in CK_LOCK_*):
  *	- CK_LOCK_TABLE shared: lookups, in-place updates of entry values, and the
@@ -82,7 +84,7 @@ typedef struct CuckooConfig
 {
 	uint32_t	value_size;		/* bytes of payload per entry */
 	uint32_t	n_stripes;		/* power of two; the caller provides the locks */
-	uint32_t	initial_bucket_log2;
+	uint32_t	segment_log2;	/* buckets of each index segment, as a power of 2 */
 	uint32_t	chunk_log2;		/* entries per arena chunk, as a power of 2 */
 	CuckooAdmission admission;
 } CuckooConfig;
@@ -101,7 +103,6 @@ typedef struct CuckooValueInit
 typedef struct CuckooSegment
 {
 	MemHandle	buckets;
-	uint32_t	bucket_log2;
 	uint32_t	depth;			/* the directory bits its keys share */
 } CuckooSegment;
 
@@ -154,22 +155,16 @@ typedef struct CuckooTable
  * elsewhere): every change of the directory or a segment frees one.
  */
 #define CK_VIEW_CHUNKS 4096
-#define CK_VIEW_SLOTS 4096
-
-/* A directory slot's segment, as a process sees it. */
-typedef struct CuckooSegmentView
-{
-	void	   *buckets;		/* NULL until first used */
-	uint32_t	bucket_log2;
-	uint32_t	number;
-} CuckooSegmentView;
+#define CK_VIEW_SLOTS_LOG2 12
+#define CK_VIEW_SLOTS (1 << CK_VIEW_SLOTS_LOG2)
 
 typedef struct CuckooView
 {
 	MemHandle	directory;		/* the table's when this was filled */
 	uint32_t	dir_log2;
 	uint64_t	frees;			/* the table's frees when this was filled */
-	CuckooSegmentView slots[CK_VIEW_SLOTS];
+	void	   *slot_buckets[CK_VIEW_SLOTS];	/* a slot's segment's; NULL until used */
+	uint32_t	slot_segment[CK_VIEW_SLOTS];	/* its number */
 	void	   *chunks[CK_VIEW_CHUNKS];	/* NULL until first used */
 } CuckooView;
 
@@ -241,7 +236,7 @@ extern uint64_t ck_chunk_bytes(const CuckooTable *t);
 extern uint64_t ck_min_bytes(const CuckooConfig *config);
 
 /* Slots of the index, all segments': a measure of its load. */
-extern uint64_t ck_index_slots(const CuckooTable *t, const CoreEnv *env);
+extern uint64_t ck_index_slots(const CuckooTable *t);
 
 extern void ck_default_config(CuckooConfig *config, uint32_t value_size);
 extern void ck_view_reset(CuckooView *view);

@@ -244,35 +244,53 @@ cap_bytes(void)
 	return (uint64) monolith_max_memory_mb * 1024 * 1024;
 }
 
-/* A model's fair share of the cap; the count is read without the lock, as a hint. */
+/*
+ * A model's fair share of the cap; with making, while one more is being
+ * made.  The count is read without the lock, as a hint.
+ */
+static uint64
+fair_share_of(bool making)
+{
+	return cap_bytes() / Max(shared->n_live + (making ? 1 : 0), 1);
+}
+
 static uint64
 fair_share(void)
 {
-	return cap_bytes() / Max(shared->n_live, 1);
+	return fair_share_of(false);
 }
 
-static bool reclaim_for(const ModelHandle *h, uint64 wanted);
+static bool reclaim_for(uint64 own_bytes, int self, uint64 share, uint64 wanted);
 
 /*
- * CoreEnv memory on the DSA area for the model of handle ctx: a failed
- * allocation means "at the cap", where the model makes room by evicting.
- * Under memory pressure a model at its share is refused at once; one below
- * it first takes memory from the models above theirs.
+ * Memory on the DSA area for a model holding own_bytes (registry index
+ * self, or -1 for one being made): 0 when at the cap.  Under memory pressure
+ * a model at its share is refused at once; one below it first takes memory
+ * from the models above theirs.
  */
+static dsa_pointer
+area_alloc(size_t size, uint64 own_bytes, int self)
+{
+	const int	flags = DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO;
+	/* A model being made is not counted among the live ones yet. */
+	uint64		share = fair_share_of(self < 0 || !shared->models[self].in_use);
+	dsa_pointer dp;
+
+	if (pg_atomic_read_u32(&shared->memory_pressure) != 0 && own_bytes + size > share)
+		return InvalidDsaPointer;
+	dp = dsa_allocate_extended(area, size, flags);
+	if (!DsaPointerIsValid(dp) && reclaim_for(own_bytes, self, share, size))
+		dp = dsa_allocate_extended(area, size, flags);
+	return dp;
+}
+
+/* CoreEnv memory for the model of handle ctx: a failure means "at the cap". */
 static MemHandle
 dsa_env_alloc(void *ctx, size_t size)
 {
 	const ModelHandle *h = ctx;
-	const int	flags = DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO;
-	dsa_pointer dp;
 
-	if (pg_atomic_read_u32(&shared->memory_pressure) != 0 &&
-		state_bytes(h->model) + size > fair_share())
-		return 0;
-	dp = dsa_allocate_extended(area, size, flags);
-	if (!DsaPointerIsValid(dp) && reclaim_for(h, size))
-		dp = dsa_allocate_extended(area, size, flags);
-	return (MemHandle) dp;
+	return (MemHandle) area_alloc(size, state_bytes(h->model), h->registry_index);
 }
 
 static void
@@ -487,8 +505,7 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 						def->name, (sizeof(ModelState) + model_min_bytes(model_config, &config) + 1023) / 1024),
 				 errhint("Raise monolith.max_memory, or make the model's dim or tower smaller.")));
 
-	dp = dsa_allocate_extended(area, sizeof(ModelState),
-							   DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO);
+	dp = area_alloc(sizeof(ModelState), 0, -1);
 	if (!DsaPointerIsValid(dp))
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -616,10 +633,13 @@ shrink_others(int except, uint64 share, uint64 wanted, bool *any_over)
 	static ModelHandle *other = NULL;
 	uint64		freed = 0;
 
+	/* A model being made holds the registry lock exclusive already. */
+	bool		registry_held = LWLockHeldByMe(shared->lock);
+
 	*any_over = false;
 	if (other == NULL)
 		other = MemoryContextAlloc(TopMemoryContext, sizeof(ModelHandle));
-	if (!LWLockConditionalAcquire(shared->lock, LW_SHARED))
+	if (!registry_held && !LWLockConditionalAcquire(shared->lock, LW_SHARED))
 	{
 		*any_over = true;		/* unknown: keep the pressure on */
 		return 0;
@@ -643,24 +663,26 @@ shrink_others(int except, uint64 share, uint64 wanted, bool *any_over)
 							  SHRINK_PIECE_CHUNKS);
 		table_unlock_exclusive(slot);
 	}
-	LWLockRelease(shared->lock);
+	if (!registry_held)
+		LWLockRelease(shared->lock);
 	return freed;
 }
 
 /*
- * For a model below its fair share whose allocation of wanted bytes failed:
- * raises the memory pressure and takes memory from the models above their
- * shares that can give it now.  Whether any was given back.
+ * For a model holding own_bytes (registry index self, or -1) whose
+ * allocation of wanted bytes failed: if it is below its fair share, raises
+ * the memory pressure and takes memory from the models above their shares
+ * that can give it now.  Whether any was given back.
  */
 static bool
-reclaim_for(const ModelHandle *h, uint64 wanted)
+reclaim_for(uint64 own_bytes, int self, uint64 share, uint64 wanted)
 {
 	bool		any_over;
 
-	if (state_bytes(h->model) + wanted > fair_share())
+	if (own_bytes + wanted > share)
 		return false;			/* at its share: its own IDs make room */
 	pg_atomic_write_u32(&shared->memory_pressure, 1);
-	return shrink_others(h->registry_index, fair_share(), wanted, &any_over) > 0;
+	return shrink_others(self, share, wanted, &any_over) > 0;
 }
 
 /*

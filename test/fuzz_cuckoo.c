@@ -120,7 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	capped = data[0] & 2;
 	ck_default_config(&c, VALUE_WORDS * sizeof(uint64_t));
 	c.n_stripes = 4;
-	c.initial_bucket_log2 = (data[0] & 4) ? 1 : 6;
+	c.segment_log2 = (data[0] & 4) ? 1 : 6;
 	c.chunk_log2 = (data[0] & 8) ? 2 : 6;
 	heap_env_init(&h, CK_LOCK_STRIPE0 + c.n_stripes, capped ? 48 * 1024 : 0);
 	if (view)
