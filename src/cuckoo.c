@@ -488,12 +488,41 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
  * after another, so their cache misses overlap.  On false, entries[] holds
  * some keys' answers and not others'.
  */
+/*
+ * One key of ck_find_unlocked, in the segment at buckets (NULL: not cached);
+ * false when the view cannot tell.
+ */
+CK_HOT bool
+find_one_unlocked(const CuckooTable *shape, const CoreEnv *env, CuckooView *v,
+				  const CuckooBucket *buckets, KeyPlace p, uint64_t key, CuckooEntry **entry)
+{
+	uint64_t	mask = segment_mask(shape);
+	uint64_t	b1 = p.hash & mask;
+	uint32_t	ref;
+	CuckooEntry *e;
+
+	if (buckets == NULL)
+		return false;
+	if (!likely_ref(buckets, b1, alt_bucket(b1, p.tag, mask), p.tag, &ref))
+	{
+		*entry = NULL;
+		return true;
+	}
+	/* Only the likely candidate, and only at an address cached: any doubt goes to the lock. */
+	if (ref == 0 || chunk_cached(v, (ref - 1) >> shape->config.chunk_log2) == NULL)
+		return false;
+	e = entry_fetch(shape, env, v, ref);
+	if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != key)
+		return false;
+	*entry = e;
+	return true;
+}
+
 bool
 ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *env,
 				 const uint64_t *keys, uint32_t n, CuckooEntry **entries)
 {
 	CuckooView *v = env->view;
-	uint64_t	mask = segment_mask(shape);
 	uint32_t	dir_log2;
 
 	if (v == NULL || v->directory == 0 ||
@@ -501,28 +530,21 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 		__atomic_load_n(&t->directory, __ATOMIC_RELAXED) != v->directory ||
 		(dir_log2 = v->dir_log2) > CK_VIEW_SLOTS_LOG2)
 		return false;
+	/* One segment, as in every table of fewer than some 16,000 IDs: no directory load. */
+	if (dir_log2 == 0)
+	{
+		for (uint32_t i = 0; i < n; i++)
+			if (!find_one_unlocked(shape, env, v, v->slot_buckets[0], key_place(keys[i], 0),
+								   keys[i], &entries[i]))
+				return false;
+		return true;
+	}
 	for (uint32_t i = 0; i < n; i++)
 	{
 		KeyPlace	p = key_place(keys[i], dir_log2);
-		const CuckooBucket *buckets = v->slot_buckets[p.slot];
-		uint64_t	b1 = p.hash & mask;
-		uint32_t	ref;
-		CuckooEntry *e;
 
-		if (buckets == NULL)
+		if (!find_one_unlocked(shape, env, v, v->slot_buckets[p.slot], p, keys[i], &entries[i]))
 			return false;
-		if (!likely_ref(buckets, b1, alt_bucket(b1, p.tag, mask), p.tag, &ref))
-		{
-			entries[i] = NULL;
-			continue;
-		}
-		/* Only the likely candidate, and only at an address cached: any doubt goes to the lock. */
-		if (ref == 0 || chunk_cached(v, (ref - 1) >> shape->config.chunk_log2) == NULL)
-			return false;
-		e = entry_fetch(shape, env, v, ref);
-		if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != keys[i])
-			return false;
-		entries[i] = e;
 	}
 	return true;
 }
