@@ -167,15 +167,21 @@ scalar_key(Datum value, Oid type, uint32 slot)
  */
 #define EXAMPLE_MAX_IDS 100000
 
-static void
+static pg_noinline void
+report_too_many_ids(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("an example may hold at most %d IDs", EXAMPLE_MAX_IDS),
+			 errdetail("A step holds its model's lock while it reads and updates every ID of its example."),
+			 errhint("Split the values of a long array feature over several examples.")));
+}
+
+static inline void
 push_key(KeyBuffer *buf, uint64 key)
 {
 	if (unlikely(buf->n == EXAMPLE_MAX_IDS))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("an example may hold at most %d IDs", EXAMPLE_MAX_IDS),
-				 errdetail("A step holds its model's lock while it reads and updates every ID of its example."),
-				 errhint("Split the values of a long array feature over several examples.")));
+		report_too_many_ids();
 	if (buf->n == buf->capacity)
 	{
 		buf->capacity *= 2;

@@ -7,6 +7,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/primnodes.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -29,6 +30,7 @@ typedef struct ModelCall
 {
 	MemoryContext context;		/* holds this struct and all it points to */
 	text	   *name;
+	Datum		name_const;		/* the name argument where it is a constant, or 0 */
 	AclMode		privilege;		/* what the function needs of the model */
 	Oid			user;			/* who was found to hold it */
 	uint64		version;		/* definitions_version() then */
@@ -37,22 +39,43 @@ typedef struct ModelCall
 	ExampleBuilder builder;
 } ModelCall;
 
+/* Whether the model name passed is the one the call site resolved; out of line. */
+static pg_noinline bool
+model_call_same_name(const ModelCall *call, FunctionCallInfo fcinfo)
+{
+	text	   *name = PG_GETARG_TEXT_PP(0);
+
+	return VARSIZE_ANY_EXHDR(call->name) == VARSIZE_ANY_EXHDR(name) &&
+		memcmp(VARDATA_ANY(call->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0;
+}
+
 /*
  * Whether the call site's resolved model still answers this call: the same
- * name (a PL/pgSQL variable, say, may name another model each call), the
- * same user, and no definition changed since.
+ * name (a PL/pgSQL variable, say, may name another model each call; a
+ * constant is the same datum every call), the same user, and no definition
+ * changed since.
  */
-static inline bool
+static pg_attribute_always_inline bool
 model_call_current(const ModelCall *call, FunctionCallInfo fcinfo)
 {
-	text	   *name;
-
 	if (unlikely(call == NULL || PG_ARGISNULL(0)) ||
 		unlikely(call->version != definitions_version() || call->user != GetUserId()))
 		return false;
-	name = PG_GETARG_TEXT_PP(0);
-	return VARSIZE_ANY_EXHDR(call->name) == VARSIZE_ANY_EXHDR(name) &&
-		memcmp(VARDATA_ANY(call->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0;
+	return likely(call->name_const != 0 && PG_GETARG_DATUM(0) == call->name_const) ||
+		model_call_same_name(call, fcinfo);
+}
+
+/* The name argument's datum if it is a Const of the call's expression, else 0. */
+static Datum
+constant_name(FunctionCallInfo fcinfo)
+{
+	Node	   *expr = fcinfo->flinfo->fn_expr;
+	Node	   *arg;
+
+	if (expr == NULL || !IsA(expr, FuncExpr) || list_length(((FuncExpr *) expr)->args) < 1)
+		return 0;
+	arg = linitial(((FuncExpr *) expr)->args);
+	return IsA(arg, Const) && !((Const *) arg)->constisnull ? ((Const *) arg)->constvalue : 0;
 }
 
 /*
@@ -85,6 +108,7 @@ model_call_resolve(FunctionCallInfo fcinfo, int first_feature, AclMode privilege
 	call->user = GetUserId();
 	call->privilege = privilege;
 	call->name = DatumGetTextPCopy(PG_GETARG_DATUM(0));
+	call->name_const = constant_name(fcinfo);
 	catalog_lookup(call->name, &def);
 	model_require(&def, privilege);
 	if (get_fn_expr_variadic(fcinfo->flinfo))
