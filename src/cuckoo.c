@@ -331,6 +331,8 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
 	for (int i = 0; i < 2; i++)
 		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(t->config.segment_log2));
+	table_free(t, env, take_spare(&t->spare_directory), 2 * (sizeof(uint32_t) << t->dir_log2));
+	table_free(t, env, take_spare(&t->spare_segments), 2 * t->segments_cap * sizeof(CuckooSegment));
 	table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
 	table_free(t, env, t->sketch, sketch_bytes(t->config.admission.sketch_width_log2));
 	t->directory = t->segments = t->chunk_dir = t->sketch = 0;
@@ -530,7 +532,7 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 		__atomic_load_n(&t->directory, __ATOMIC_RELAXED) != v->directory ||
 		(dir_log2 = v->dir_log2) > CK_VIEW_SLOTS_LOG2)
 		return false;
-	/* One segment, as in every table of fewer than some 16,000 IDs: no directory load. */
+	/* One segment, as in every table of fewer than some 8,000 IDs: no directory load. */
 	if (dir_log2 == 0)
 	{
 		for (uint32_t i = 0; i < n; i++)
@@ -692,15 +694,20 @@ offer_spare(CuckooTable *t, const CoreEnv *env, MemHandle *spare, size_t size)
 
 /*
  * Takes ahead what the next growth will most likely need: a chunk for the
- * arena, and, once segments split, two segments' buckets.  Table lock held
- * shared, which keeps scorers and other trainers going while the allocator
- * works; the exclusive holder then only links them in.
+ * arena, and two segments' buckets for a split once the table has split or
+ * its one segment is three-quarters full.  Table lock held shared, which
+ * keeps scorers and other trainers going while the allocator works; the
+ * exclusive holder then only links them in.
  */
 void
 ck_prepare_growth(CuckooTable *t, const CoreEnv *env)
 {
 	offer_spare(t, env, &t->spare_chunk, chunk_bytes(t));
-	if (__atomic_load_n(&t->n_segments, __ATOMIC_RELAXED) > 1)
+	/* Small, but any allocation may be the one that makes a new DSM segment. */
+	offer_spare(t, env, &t->spare_directory, 2 * (sizeof(uint32_t) << t->dir_log2));
+	offer_spare(t, env, &t->spare_segments, 2 * t->segments_cap * sizeof(CuckooSegment));
+	if (__atomic_load_n(&t->n_segments, __ATOMIC_RELAXED) > 1 ||
+		4 * __atomic_load_n(&t->live, __ATOMIC_RELAXED) >= 3 * ck_index_slots(t))
 		for (int i = 0; i < 2; i++)
 			offer_spare(t, env, &t->spare_buckets[i], index_bytes(t->config.segment_log2));
 }
@@ -988,7 +995,9 @@ directory_double(CuckooTable *t, const CoreEnv *env)
 
 	if (t->dir_log2 >= 32)
 		return false;			/* hash bits 16 to 47 all in use */
-	fresh = table_alloc(t, env, 2 * old_bytes);
+	fresh = take_spare(&t->spare_directory);
+	if (fresh == 0)
+		fresh = table_alloc(t, env, 2 * old_bytes);
 	if (fresh == 0)
 		return false;
 	to = env_address(env, fresh);
@@ -1005,8 +1014,10 @@ static bool
 segments_grow(CuckooTable *t, const CoreEnv *env)
 {
 	size_t		old_bytes = t->segments_cap * sizeof(CuckooSegment);
-	MemHandle	fresh = table_alloc(t, env, 2 * old_bytes);
+	MemHandle	fresh = take_spare(&t->spare_segments);
 
+	if (fresh == 0)
+		fresh = table_alloc(t, env, 2 * old_bytes);
 	if (fresh == 0)
 		return false;
 	memcpy(env_address(env, fresh), env_address(env, t->segments), old_bytes);
@@ -1271,6 +1282,8 @@ ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_chunk
 	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
 	for (int i = 0; i < 2; i++)
 		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(t->config.segment_log2));
+	table_free(t, env, take_spare(&t->spare_directory), 2 * (sizeof(uint32_t) << t->dir_log2));
+	table_free(t, env, take_spare(&t->spare_segments), 2 * t->segments_cap * sizeof(CuckooSegment));
 	while (before - t->bytes < bytes && max_chunks-- > 0 && arena_give_back_last(t, env))
 		;
 	return before - t->bytes;

@@ -20,7 +20,7 @@
  * (at most 2^CK_SEGMENT_MAX_LOG2), so a lookup's buckets follow from the
  * hash alone once the segment's address is known.  A segment that fills
  * splits in two by one more bit of the hash, doubling the directory if need
- * be.  So growing rebuilds one segment, at most some 16,000 entries,
+ * be.  So growing rebuilds one segment, at most some 8,000 entries,
  * whatever the table's size, and no hold of the exclusive lock grows with
  * the table.
  *
@@ -96,8 +96,8 @@ typedef struct CuckooValueInit
 	const void *arg;
 } CuckooValueInit;
 
-/* Buckets of a segment at most, as a power of 2: 96 KiB of index. */
-#define CK_SEGMENT_MAX_LOG2 12
+/* Buckets of a segment at most, as a power of 2: 48 KiB of index. */
+#define CK_SEGMENT_MAX_LOG2 11
 
 /* One segment of the index, for the keys whose directory bits it answers to. */
 typedef struct CuckooSegment
@@ -131,7 +131,9 @@ typedef struct CuckooTable
 	 * atomic, 0 when none.
 	 */
 	MemHandle	spare_chunk;
-	MemHandle	spare_buckets[2];	/* of a full-size segment each */
+	MemHandle	spare_buckets[2];	/* of a segment each */
+	MemHandle	spare_directory;	/* of twice the directory's size */
+	MemHandle	spare_segments;		/* of twice the segment records' room */
 
 	MemHandle	sketch;			/* uint16_t[4][width], or 0 */
 	uint64_t	sketch_increments;	/* atomic; halves the sketch periodically */

@@ -284,8 +284,10 @@ find_entries(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *w
 /* Marks, during admit_entries, keys the filters admitted that await room. */
 static CuckooEntry awaiting_room;
 
-/* Keys of an example admitted under one hold of the table lock, shared or exclusive. */
+/* Keys of an example admitted under one hold of the table lock shared... */
 #define ADMIT_PIECE 1024
+/* ... and under one hold exclusive, where each may search a cuckoo path. */
+#define ADMIT_EXCLUSIVE_PIECE 128
 
 /* Lets others at the table lock between pieces, and takes it back shared. */
 static void
@@ -316,8 +318,8 @@ regain_exclusive(Model *m, const CoreEnv *env)
  * the new ones that the filters admit entries; takes the lock exclusive for
  * a moment if some need room made.  An example of many keys goes in pieces
  * of ADMIT_PIECE, the lock let go between them, and an exclusive hold ends
- * after any growth of the table, so that no one hold of the lock grows with
- * the example or the table; pointers found before a pause may have moved,
+ * after any growth of the table or ADMIT_EXCLUSIVE_PIECE insertions, so that
+ * no one hold of the lock grows with the example or the table; pointers found before a pause may have moved,
  * so then everything is looked up again at the end.
  */
 static void
@@ -334,6 +336,7 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		bool		need_exclusive = false;
 
 		uint64_t	growths;
+		uint32_t	inserted;
 
 		if (begin > 0)
 		{
@@ -354,16 +357,18 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 			continue;
 		regain_exclusive(m, env);
 		growths = m->table.growths;
+		inserted = 0;
 		for (uint32_t k = begin; k < end; k++)
 		{
 			if (work->entries[k] != &awaiting_room)
 				continue;
 			ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
 								&work->entries[k]);
-			if (m->table.growths != growths)
+			if (m->table.growths != growths || ++inserted == ADMIT_EXCLUSIVE_PIECE)
 			{
 				regain_exclusive(m, env);
 				growths = m->table.growths;
+				inserted = 0;
 			}
 		}
 		pause_table_lock(env);
