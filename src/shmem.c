@@ -619,7 +619,7 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 }
 
 /* Chunks a model gives back in one exclusive hold at most, to keep it short. */
-#define SHRINK_PIECE_CHUNKS 8
+#define SHRINK_PIECE_CHUNKS 1
 
 /*
  * Makes the models above their fair shares, but model except, give back up
