@@ -60,12 +60,14 @@ alt_bucket(uint64_t bucket, uint16_t tag, uint64_t mask)
 	return (bucket ^ (((uint64_t) tag + 1) * 0xc6a4a7935bd1e995ull)) & mask;
 }
 
-/* A key's hash and tag, and the directory slot of its segment. */
+/* A key's hash and tag, the directory slot of its segment, and its two buckets there. */
 typedef struct KeyPlace
 {
 	uint64_t	hash;
 	uint16_t	tag;
 	uint32_t	slot;
+	uint64_t	b1;				/* its primary bucket */
+	uint64_t	b2;				/* and its alternate */
 } KeyPlace;
 
 /* The directory slot of a hash: bits 16 and up, apart from bucket and tag. */
@@ -75,15 +77,25 @@ directory_slot(uint64_t hash, uint32_t dir_log2)
 	return (uint32_t) ((hash >> 16) & (((uint64_t) 1 << dir_log2) - 1));
 }
 
+/* Where a key sits, in a directory of 2^dir_log2 slots and segments of 2^segment_log2 buckets. */
 static inline KeyPlace
-key_place(uint64_t key, uint32_t dir_log2)
+key_place(uint64_t key, uint32_t dir_log2, uint32_t segment_log2)
 {
 	KeyPlace	p;
 
 	p.hash = ck_mix64(key);
 	p.tag = key_tag(p.hash);
 	p.slot = directory_slot(p.hash, dir_log2);
+	p.b1 = p.hash & bucket_mask(segment_log2);
+	p.b2 = alt_bucket(p.b1, p.tag, bucket_mask(segment_log2));
 	return p;
+}
+
+/* Where a key sits in table t. */
+static inline KeyPlace
+table_place(const CuckooTable *t, uint64_t key)
+{
+	return key_place(key, t->dir_log2, t->config.segment_log2);
 }
 
 /* A segment as one lookup uses it: its buckets' address and its number. */
@@ -250,6 +262,13 @@ index_bytes(uint32_t bucket_log2)
 	return ((size_t) 1 << bucket_log2) * sizeof(CuckooBucket);
 }
 
+/* Bytes of one segment of the table's index. */
+static size_t
+segment_bytes(const CuckooTable *t)
+{
+	return index_bytes(t->config.segment_log2);
+}
+
 static size_t
 chunk_bytes(const CuckooTable *t)
 {
@@ -295,7 +314,7 @@ ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 	t->directory = table_alloc(t, env, sizeof(uint32_t));
 	t->segments_cap = CK_SEGMENTS_FIRST;
 	t->segments = table_alloc(t, env, t->segments_cap * sizeof(CuckooSegment));
-	buckets = table_alloc(t, env, index_bytes(t->config.segment_log2));
+	buckets = table_alloc(t, env, segment_bytes(t));
 	t->chunk_dir_cap = CK_CHUNK_DIR_FIRST;
 	t->chunk_dir = table_alloc(t, env, t->chunk_dir_cap * sizeof(MemHandle));
 	if (config->admission.min_count > 1)
@@ -303,7 +322,7 @@ ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 	if (t->directory == 0 || t->segments == 0 || buckets == 0 || t->chunk_dir == 0 ||
 		(config->admission.min_count > 1 && t->sketch == 0))
 	{
-		table_free(t, env, buckets, index_bytes(t->config.segment_log2));
+		table_free(t, env, buckets, segment_bytes(t));
 		ck_destroy(t, env);
 		return false;
 	}
@@ -311,6 +330,17 @@ ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 	*(CuckooSegment *) env_address(env, t->segments) = (CuckooSegment) {buckets, 0};
 	t->n_segments = 1;
 	return true;
+}
+
+/* Frees the memory taken ahead for growth (see ck_prepare_growth). */
+static void
+free_spares(CuckooTable *t, const CoreEnv *env)
+{
+	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
+	for (int i = 0; i < 2; i++)
+		table_free(t, env, take_spare(&t->spare_buckets[i]), segment_bytes(t));
+	table_free(t, env, take_spare(&t->spare_directory), 2 * (sizeof(uint32_t) << t->dir_log2));
+	table_free(t, env, take_spare(&t->spare_segments), 2 * t->segments_cap * sizeof(CuckooSegment));
 }
 
 /* Frees everything the table allocated. */
@@ -325,14 +355,10 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 			table_free(t, env, dir[c], chunk_bytes(t));
 	}
 	for (uint32_t n = 0; n < t->n_segments; n++)
-		table_free(t, env, segment_record(t, env, n)->buckets, index_bytes(t->config.segment_log2));
+		table_free(t, env, segment_record(t, env, n)->buckets, segment_bytes(t));
 	table_free(t, env, t->segments, t->segments_cap * sizeof(CuckooSegment));
 	table_free(t, env, t->directory, ((size_t) sizeof(uint32_t)) << t->dir_log2);
-	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
-	for (int i = 0; i < 2; i++)
-		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(t->config.segment_log2));
-	table_free(t, env, take_spare(&t->spare_directory), 2 * (sizeof(uint32_t) << t->dir_log2));
-	table_free(t, env, take_spare(&t->spare_segments), 2 * t->segments_cap * sizeof(CuckooSegment));
+	free_spares(t, env);
 	table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
 	table_free(t, env, t->sketch, sketch_bytes(t->config.admission.sketch_width_log2));
 	t->directory = t->segments = t->chunk_dir = t->sketch = 0;
@@ -450,18 +476,16 @@ CK_HOT CuckooEntry *
 segment_find(const CuckooTable *t, const CoreEnv *env, CuckooView *v, SegmentRef s,
 			 KeyPlace p, uint64_t key)
 {
-	uint64_t	b1 = p.hash & segment_mask(t);
-	uint64_t	b2 = alt_bucket(b1, p.tag, segment_mask(t));
 	uint32_t	ref;
 	CuckooEntry *e;
 
-	if (!likely_ref(s.buckets, b1, b2, p.tag, &ref))
+	if (!likely_ref(s.buckets, p.b1, p.b2, p.tag, &ref))
 		return NULL;
 	if (ref != 0 && (e = entry_fetch(t, env, v, ref))->key == key)
 		return e;
 	/* A tag shared by chance: check every candidate. */
-	if (bucket_find(t, env, v, &s.buckets[b1], p.tag, key, &e) >= 0 ||
-		bucket_find(t, env, v, &s.buckets[b2], p.tag, key, &e) >= 0)
+	if (bucket_find(t, env, v, &s.buckets[p.b1], p.tag, key, &e) >= 0 ||
+		bucket_find(t, env, v, &s.buckets[p.b2], p.tag, key, &e) >= 0)
 		return e;
 	return NULL;
 }
@@ -470,7 +494,7 @@ segment_find(const CuckooTable *t, const CoreEnv *env, CuckooView *v, SegmentRef
 CuckooEntry *
 ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
-	KeyPlace	p = key_place(key, t->dir_log2);
+	KeyPlace	p = table_place(t, key);
 	CuckooView *v = view_of(t, env);
 
 	return segment_find(t, env, v, segment_of(t, env, v, p.slot), p, key);
@@ -498,14 +522,12 @@ CK_HOT bool
 find_one_unlocked(const CuckooTable *shape, const CoreEnv *env, CuckooView *v,
 				  const CuckooBucket *buckets, KeyPlace p, uint64_t key, CuckooEntry **entry)
 {
-	uint64_t	mask = segment_mask(shape);
-	uint64_t	b1 = p.hash & mask;
 	uint32_t	ref;
 	CuckooEntry *e;
 
 	if (buckets == NULL)
 		return false;
-	if (!likely_ref(buckets, b1, alt_bucket(b1, p.tag, mask), p.tag, &ref))
+	if (!likely_ref(buckets, p.b1, p.b2, p.tag, &ref))
 	{
 		*entry = NULL;
 		return true;
@@ -536,14 +558,15 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 	if (dir_log2 == 0)
 	{
 		for (uint32_t i = 0; i < n; i++)
-			if (!find_one_unlocked(shape, env, v, v->slot_buckets[0], key_place(keys[i], 0),
+			if (!find_one_unlocked(shape, env, v, v->slot_buckets[0],
+								   key_place(keys[i], 0, shape->config.segment_log2),
 								   keys[i], &entries[i]))
 				return false;
 		return true;
 	}
 	for (uint32_t i = 0; i < n; i++)
 	{
-		KeyPlace	p = key_place(keys[i], dir_log2);
+		KeyPlace	p = key_place(keys[i], dir_log2, shape->config.segment_log2);
 
 		if (!find_one_unlocked(shape, env, v, v->slot_buckets[p.slot], p, keys[i], &entries[i]))
 			return false;
@@ -709,7 +732,7 @@ ck_prepare_growth(CuckooTable *t, const CoreEnv *env)
 	if (__atomic_load_n(&t->n_segments, __ATOMIC_RELAXED) > 1 ||
 		4 * __atomic_load_n(&t->live, __ATOMIC_RELAXED) >= 3 * ck_index_slots(t))
 		for (int i = 0; i < 2; i++)
-			offer_spare(t, env, &t->spare_buckets[i], index_bytes(t->config.segment_log2));
+			offer_spare(t, env, &t->spare_buckets[i], segment_bytes(t));
 }
 
 /* Zeroed buckets for a segment, a spare if there is one; table lock exclusive. */
@@ -720,7 +743,7 @@ alloc_buckets(CuckooTable *t, const CoreEnv *env)
 
 	for (int i = 0; i < 2 && h == 0; i++)
 		h = take_spare(&t->spare_buckets[i]);
-	return h != 0 ? h : table_alloc(t, env, index_bytes(t->config.segment_log2));
+	return h != 0 ? h : table_alloc(t, env, segment_bytes(t));
 }
 
 /* Adds one chunk to the arena, the spare if there is one; table lock exclusive. */
@@ -790,13 +813,11 @@ CuckooResult
 ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 				 const CuckooValueInit *init, CuckooEntry **entry)
 {
-	KeyPlace	p = key_place(key, t->dir_log2);
+	KeyPlace	p = table_place(t, key);
 	CuckooView *v = view_of(t, env);
 	SegmentRef	seg = segment_of(t, env, v, p.slot);
-	uint64_t	b1 = p.hash & segment_mask(t);
-	uint64_t	b2 = alt_bucket(b1, p.tag, segment_mask(t));
-	uint32_t	st1 = stripe_of(t, seg.number, b1);
-	uint32_t	st2 = stripe_of(t, seg.number, b2);
+	uint32_t	st1 = stripe_of(t, seg.number, p.b1);
+	uint32_t	st2 = stripe_of(t, seg.number, p.b2);
 	CuckooBucket *target;
 	uint32_t	ref;
 	int			s;
@@ -815,11 +836,11 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 		unlock_pair(env, st1, st2);
 		return CK_FOUND;
 	}
-	target = &seg.buckets[b1];
+	target = &seg.buckets[p.b1];
 	s = bucket_free_slot(target);
 	if (s < 0)
 	{
-		target = &seg.buckets[b2];
+		target = &seg.buckets[p.b2];
 		s = bucket_free_slot(target);
 	}
 	if (s < 0)
@@ -937,7 +958,7 @@ bucket_place(CuckooBucket *buckets, uint32_t bucket_log2, uint64_t hash, uint32_
 static bool
 segment_place(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t ref)
 {
-	KeyPlace	p = key_place(key, t->dir_log2);
+	KeyPlace	p = table_place(t, key);
 	SegmentRef	seg = segment_of(t, env, view_of(t, env), p.slot);
 
 	return bucket_place(seg.buckets, t->config.segment_log2, p.hash, ref);
@@ -1037,7 +1058,6 @@ static bool
 segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 {
 	uint32_t	depth = segment_mut(t, env, n)->depth;
-	uint32_t	log2 = t->config.segment_log2;
 	MemHandle	fresh[2];
 	CuckooBucket *buckets[2];
 	uint32_t   *dir;
@@ -1057,13 +1077,13 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 	if (fresh[1] == 0 ||
 		!segment_refill(t, env, segment_mut(t, env, n), buckets, 16 + (int) depth))
 	{
-		table_free(t, env, fresh[0], index_bytes(log2));
-		table_free(t, env, fresh[1], index_bytes(log2));
+		table_free(t, env, fresh[0], segment_bytes(t));
+		table_free(t, env, fresh[1], segment_bytes(t));
 		return false;
 	}
 	m = t->n_segments++;
 	t->growths++;
-	table_free(t, env, segment_mut(t, env, n)->buckets, index_bytes(log2));
+	table_free(t, env, segment_mut(t, env, n)->buckets, segment_bytes(t));
 	*segment_mut(t, env, n) = (CuckooSegment) {fresh[0], depth + 1};
 	*segment_mut(t, env, m) = (CuckooSegment) {fresh[1], depth + 1};
 	dir = env_address(env, t->directory);
@@ -1084,16 +1104,16 @@ segment_grow(CuckooTable *t, const CoreEnv *env, uint32_t slot)
 static int
 find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket **bucket)
 {
-	KeyPlace	p = key_place(key, t->dir_log2);
+	KeyPlace	p = table_place(t, key);
 	CuckooView *v = view_of(t, env);
 	SegmentRef	seg = segment_of(t, env, v, p.slot);
-	uint64_t	b = p.hash & segment_mask(t);
+	uint64_t	b = p.b1;
 	CuckooEntry *e;
 	int			s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
 
 	if (s < 0)
 	{
-		b = alt_bucket(b, p.tag, segment_mask(t));
+		b = p.b2;
 		s = bucket_find(t, env, v, &seg.buckets[b], p.tag, key, &e);
 	}
 	*bucket = &seg.buckets[b];
@@ -1181,14 +1201,13 @@ evict_sampled(CuckooTable *t, const CoreEnv *env, const EvictionSample *sample)
 static void
 evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
-	KeyPlace	p = key_place(key, t->dir_log2);
+	KeyPlace	p = table_place(t, key);
 	SegmentRef	home = segment_of(t, env, view_of(t, env), p.slot);
-	uint64_t	b1 = p.hash & segment_mask(t);
 	EvictionSample sample = {NULL, -1, UINT32_MAX, 0};
 
-	sample_bucket(t, env, &home.buckets[b1], &sample);
-	sample_bucket(t, env, &home.buckets[alt_bucket(b1, p.tag, segment_mask(t))], &sample);
-	sample_from(t, env, home.number, b1 + 1, &sample);
+	sample_bucket(t, env, &home.buckets[p.b1], &sample);
+	sample_bucket(t, env, &home.buckets[p.b2], &sample);
+	sample_from(t, env, home.number, p.b1 + 1, &sample);
 	evict_sampled(t, env, &sample);
 }
 
@@ -1279,11 +1298,7 @@ ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_chunk
 {
 	uint64_t	before = t->bytes;
 
-	table_free(t, env, take_spare(&t->spare_chunk), chunk_bytes(t));
-	for (int i = 0; i < 2; i++)
-		table_free(t, env, take_spare(&t->spare_buckets[i]), index_bytes(t->config.segment_log2));
-	table_free(t, env, take_spare(&t->spare_directory), 2 * (sizeof(uint32_t) << t->dir_log2));
-	table_free(t, env, take_spare(&t->spare_segments), 2 * t->segments_cap * sizeof(CuckooSegment));
+	free_spares(t, env);
 	while (before - t->bytes < bytes && max_chunks-- > 0 && arena_give_back_last(t, env))
 		;
 	return before - t->bytes;
@@ -1330,7 +1345,7 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 
 	/* Growth may split the key's segment: each round looks its place up anew. */
 	while (!segment_place(t, env, key, ref))
-		if (!segment_grow(t, env, key_place(key, t->dir_log2).slot))
+		if (!segment_grow(t, env, table_place(t, key).slot))
 			evict_one(t, env, key);
 	(*entry)->meta |= CK_META_LIVE;
 	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
@@ -1353,8 +1368,9 @@ ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key)
 /*
  * Removes the entries last seen before cutoff among max_refs references from
  * *ref on, and moves *ref past them (to 0 once past the last); table lock
- * exclusive.  References are stable, so a scan in pieces sees every entry
- * that lives throughout it.
+ * exclusive.  Only shrinking moves an entry to another reference, so a scan
+ * in pieces sees every entry that lives throughout it, but for one that a
+ * shrink between pieces moved below the scan, which the next expiry sees.
  */
 uint64_t
 ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff, uint32_t *ref,

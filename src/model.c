@@ -319,8 +319,9 @@ regain_exclusive(Model *m, const CoreEnv *env)
  * a moment if some need room made.  An example of many keys goes in pieces
  * of ADMIT_PIECE, the lock let go between them, and an exclusive hold ends
  * after any growth of the table or ADMIT_EXCLUSIVE_PIECE insertions, so that
- * no one hold of the lock grows with the example or the table; pointers found before a pause may have moved,
- * so then everything is looked up again at the end.
+ * no one hold of the lock grows with the example or the table.  Pointers
+ * found before a pause may have moved, so then everything is looked up
+ * again at the end.
  */
 static void
 admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
@@ -334,7 +335,6 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 	{
 		uint32_t	end = n_keys - begin < ADMIT_PIECE ? n_keys : begin + ADMIT_PIECE;
 		bool		need_exclusive = false;
-
 		uint64_t	growths;
 		uint32_t	inserted;
 
@@ -362,14 +362,16 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		{
 			if (work->entries[k] != &awaiting_room)
 				continue;
-			ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
-								&work->entries[k]);
-			if (m->table.growths != growths || ++inserted == ADMIT_EXCLUSIVE_PIECE)
+			/* A new hold before the next insertion, not after the last. */
+			if (m->table.growths != growths || inserted == ADMIT_EXCLUSIVE_PIECE)
 			{
 				regain_exclusive(m, env);
 				growths = m->table.growths;
 				inserted = 0;
 			}
+			ck_insert_exclusive(&m->table, env, table_key(m, ex, k), now, &init,
+								&work->entries[k]);
+			inserted++;
 		}
 		pause_table_lock(env);
 		paused = true;
