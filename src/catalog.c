@@ -14,9 +14,9 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
-#include "access/tableam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
@@ -38,12 +38,12 @@
 
 /*
  * Finds this database's installation of monolith: the extension, its
- * definitions table and the table's owner.  Errors if it is not installed,
- * or its catalog predates model owners (the library is newer than the
- * installed SQL).
+ * definitions table and the table's owner; false if it is not installed.
+ * *current says whether its catalog has model owners, which a library
+ * newer than the installed SQL (before ALTER EXTENSION UPDATE) lacks.
  */
-void
-catalog_scope(CatalogScope *scope)
+static bool
+scope_find(CatalogScope *scope, bool *current)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -67,9 +67,7 @@ catalog_scope(CatalogScope *scope)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	if (!OidIsValid(scope->extension))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension \"monolith\" is not installed in this database")));
+		return false;
 
 	scope->definitions = get_relname_relid("model_definitions", schema);
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(scope->definitions));
@@ -77,12 +75,39 @@ catalog_scope(CatalogScope *scope)
 		elog(ERROR, "monolith.model_definitions is missing");
 	scope->owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
-	if (get_attnum(scope->definitions, "owner") == InvalidAttrNumber)
+	*current = get_attnum(scope->definitions, "owner") != InvalidAttrNumber;
+	return true;
+}
+
+/*
+ * Finds this database's installation of monolith (see scope_find); errors
+ * if it is not installed, or its catalog predates model owners.
+ */
+void
+catalog_scope(CatalogScope *scope)
+{
+	bool		current;
+
+	if (!scope_find(scope, &current))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"monolith\" is not installed in this database")));
+	if (!current)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the installed version of extension \"monolith\" is older than its library"),
 				 errdetail("Models gained owners and privileges in version 0.3.0."),
 				 errhint("Run ALTER EXTENSION monolith UPDATE.")));
+}
+
+/* Whether monolith is installed here with a catalog that has model owners. */
+bool
+catalog_has_owners(void)
+{
+	CatalogScope scope;
+	bool		current;
+
+	return scope_find(&scope, &current) && current;
 }
 
 /* A run of internal queries, between internal_begin and internal_end. */
@@ -332,9 +357,9 @@ catalog_row_exists_now(const ModelDef *def)
 	return exists;
 }
 
-/* The owner and privileges of every model of the installation, into *out. */
+/* The owner and privileges of every model of the installation, into *out; and the installation. */
 int
-catalog_all_grants(ModelGrants **out)
+catalog_all_grants(ModelGrants **out, Oid *extension)
 {
 	InternalQuery q;
 	int			n;
@@ -343,6 +368,7 @@ catalog_all_grants(ModelGrants **out)
 	internal_run("SELECT id, owner, acl, name FROM monolith.model_definitions", 0, NULL, NULL, true,
 				 SPI_OK_SELECT);
 	n = (int) SPI_processed;
+	*extension = q.scope.extension;
 	MemoryContextSwitchTo(q.caller);
 	*out = palloc(sizeof(ModelGrants) * Max(n, 1));
 	for (int i = 0; i < n; i++)

@@ -26,12 +26,13 @@ typedef struct ModelGrants
 } ModelGrants;
 
 extern void catalog_scope(CatalogScope *scope);
+extern bool catalog_has_owners(void);
 extern void catalog_lookup(text *name, ModelDef *def);
 extern void catalog_lookup_grants(text *name, ModelDef *def);
 extern void catalog_insert(ModelDef *def);
 extern void catalog_delete(const ModelDef *def);
 extern void catalog_update_grants(const ModelDef *def);
 extern bool catalog_row_exists_now(const ModelDef *def);
-extern int	catalog_all_grants(ModelGrants **out);
+extern int	catalog_all_grants(ModelGrants **out, Oid *extension);
 
 #endif							/* MONOLITH_CATALOG_H */

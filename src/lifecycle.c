@@ -57,6 +57,14 @@ uint64		local_definition_changes = 0;
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
+/* Notes a change of definitions: seen here at once, by others at commit. */
+static void
+note_definitions_changed(void)
+{
+	definitions_changed = true;
+	local_definition_changes++;
+}
+
 static void
 pending_add(ReleaseScope scope, ModelKey key, bool at_commit)
 {
@@ -159,17 +167,19 @@ lifecycle_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
  * Refuses to drop a role that owns a model of this database's installation,
  * or holds a grant on one, as PostgreSQL refuses for its own objects: the
  * model would be left with an owner or a grantee that is no role.  Other
- * databases' models are beyond reach from here.
+ * databases' models are beyond reach from here, as are those of a catalog
+ * that predates owners.
  */
 static void
 require_no_models_of(Oid role)
 {
 	ModelGrants *grants;
+	Oid			extension;
 	int			n;
 
-	if (!OidIsValid(get_extension_oid("monolith", true)))
+	if (!catalog_has_owners())
 		return;
-	n = catalog_all_grants(&grants);
+	n = catalog_all_grants(&grants, &extension);
 	for (int i = 0; i < n; i++)
 	{
 		Oid		   *members;
@@ -212,8 +222,7 @@ lifecycle_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			 objectId == get_extension_oid("monolith", true))
 	{
 		pending_add(RELEASE_INSTALLATION, (ModelKey) {MyDatabaseId, objectId, 0}, true);
-		definitions_changed = true;
-		local_definition_changes++;
+		note_definitions_changed();
 	}
 }
 
@@ -280,8 +289,7 @@ monolith_definitions_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the id of a model cannot be changed"),
 				 errdetail("A model's parameters in shared memory belong to its id.")));
-	definitions_changed = true;
-	local_definition_changes++;
+	note_definitions_changed();
 	return PointerGetDatum(NULL);
 }
 

@@ -38,6 +38,14 @@ model_may(Oid role, Oid owner, const Acl *acl, AclMode privileges)
 		aclmask(acl, role, owner, privileges, ACLMASK_ALL) == privileges;
 }
 
+/* Whether role holds any privilege on a model of that owner and ACL: may see it. */
+bool
+model_visible(Oid role, Oid owner, const Acl *acl)
+{
+	return model_owned_by(role, owner) ||
+		aclmask(acl, role, owner, MODEL_PRIV_ALL, ACLMASK_ANY) != 0;
+}
+
 /* Errors unless the current user holds privilege on the model. */
 void
 model_require(const ModelDef *def, AclMode privilege)

@@ -49,12 +49,12 @@
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "storage/ipc.h"
-
-#include "catalog.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/dsa.h"
 #include "utils/memutils.h"
+
+#include "catalog.h"
 
 #include "shmem.h"
 
@@ -236,6 +236,13 @@ static uint64
 state_bytes(const Model *m)
 {
 	return sizeof(ModelState) + model_memory_bytes(m);
+}
+
+/* This process's address of the model of a registry entry that holds one. */
+static Model *
+slot_model(const ModelSlot *slot)
+{
+	return &((ModelState *) dsa_get_address(area, slot->state))->model;
 }
 
 static uint64
@@ -432,7 +439,7 @@ handle_bind(ModelHandle *h, int index)
 
 	h->registry_index = index;
 	h->generation = slot->generation;
-	h->model = &((ModelState *) dsa_get_address(area, slot->state))->model;
+	h->model = slot_model(slot);
 	h->env = (CoreEnv) {
 		h, false, dsa_env_alloc, dsa_env_free, dsa_env_address,
 		h, model_lock, model_unlock, &h->view, model_read_begin, model_read_end,
@@ -480,6 +487,7 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	dsa_pointer dp;
 	ModelState *state;
 	CuckooConfig config;
+	uint64		needed;
 	volatile bool initialized;
 
 	Assert(LWLockHeldByMeInMode(shared->lock, LW_EXCLUSIVE));
@@ -498,11 +506,12 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	table_config_from_def(&config, def);
 	config.n_stripes = MODEL_STRIPES;
 	/* A model that could never hold an ID under the cap is refused outright. */
-	if (sizeof(ModelState) + model_min_bytes(model_config, &config) > cap_bytes())
+	needed = sizeof(ModelState) + model_min_bytes(model_config, &config);
+	if (needed > cap_bytes())
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("model \"%s\" needs " UINT64_FORMAT " kB of shared memory to hold one ID, more than monolith.max_memory",
-						def->name, (sizeof(ModelState) + model_min_bytes(model_config, &config) + 1023) / 1024),
+						def->name, (needed + 1023) / 1024),
 				 errhint("Raise monolith.max_memory, or make the model's dim or tower smaller.")));
 
 	dp = area_alloc(sizeof(ModelState), 0, -1);
@@ -651,7 +660,7 @@ shrink_others(int except, uint64 share, uint64 wanted, bool *any_over)
 
 		if (i == except || !slot->in_use)
 			continue;
-		bytes = state_bytes(&((ModelState *) dsa_get_address(area, slot->state))->model);
+		bytes = state_bytes(slot_model(slot));
 		if (bytes <= share)
 			continue;
 		*any_over = true;
@@ -788,10 +797,10 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 
 		if (!slot->in_use || slot->key.dboid != MyDatabaseId || slot->key.extension != extension)
 			continue;
-		model = &((ModelState *) dsa_get_address(area, slot->state))->model;
+		model = slot_model(slot);
 		out[n].model_id = slot->key.id;
 		out[n].ids = __atomic_load_n(&model->table.live, __ATOMIC_RELAXED);
-		out[n].memory_bytes = sizeof(ModelState) + model_memory_bytes(model);
+		out[n].memory_bytes = state_bytes(model);
 		out[n].examples = __atomic_load_n(&model->examples, __ATOMIC_RELAXED);
 		out[n].evicted = __atomic_load_n(&model->table.evicted, __ATOMIC_RELAXED);
 		out[n].refused = __atomic_load_n(&model->table.refused, __ATOMIC_RELAXED);
@@ -807,18 +816,11 @@ void
 shmem_usage(int *live, uint64 *bytes)
 {
 	shmem_require();
-	*live = 0;
 	*bytes = 0;
 	LWLockAcquire(shared->lock, LW_SHARED);
+	*live = shared->n_live;
 	for (int i = 0; i < shared->max_models; i++)
-	{
-		ModelSlot  *slot = &shared->models[i];
-
-		if (!slot->in_use)
-			continue;
-		(*live)++;
-		*bytes += sizeof(ModelState) +
-			model_memory_bytes(&((ModelState *) dsa_get_address(area, slot->state))->model);
-	}
+		if (shared->models[i].in_use)
+			*bytes += state_bytes(slot_model(&shared->models[i]));
 	LWLockRelease(shared->lock);
 }

@@ -31,7 +31,6 @@ typedef struct ModelCall
 	MemoryContext context;		/* holds this struct and all it points to */
 	text	   *name;
 	Datum		name_const;		/* the name argument where it is a constant, or 0 */
-	AclMode		privilege;		/* what the function needs of the model */
 	Oid			user;			/* who was found to hold it */
 	uint64		version;		/* definitions_version() then */
 	ModelHandle handle;
@@ -106,7 +105,6 @@ model_call_resolve(FunctionCallInfo fcinfo, int first_feature, AclMode privilege
 	/* Taken first: a change made during the look-up sends the next call to look again. */
 	call->version = definitions_version();
 	call->user = GetUserId();
-	call->privilege = privilege;
 	call->name = DatumGetTextPCopy(PG_GETARG_DATUM(0));
 	call->name_const = constant_name(fcinfo);
 	catalog_lookup(call->name, &def);
@@ -240,7 +238,7 @@ Datum
 monolith_model_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	CatalogScope scope;
+	Oid			extension;
 	ModelGrants *grants;
 	ModelStats *stats;
 	int			n_models;
@@ -248,18 +246,16 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 
 	shmem_require();
 	InitMaterializedSRF(fcinfo, 0);
-	catalog_scope(&scope);
-	n_models = catalog_all_grants(&grants);
+	n_models = catalog_all_grants(&grants, &extension);
 	stats = palloc(sizeof(ModelStats) * monolith_max_models);
-	n_live = shmem_collect_stats(scope.extension, stats, monolith_max_models);
+	n_live = shmem_collect_stats(extension, stats, monolith_max_models);
 	for (int m = 0; m < n_models; m++)
 	{
 		ModelStats	figures = {grants[m].id};
 		Datum		values[7];
 		bool		nulls[7] = {false};
 
-		if (!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_SCORE) &&
-			!model_may(GetUserId(), grants[m].owner, grants[m].acl, MODEL_PRIV_TRAIN))
+		if (!model_visible(GetUserId(), grants[m].owner, grants[m].acl))
 			continue;
 		for (int i = 0; i < n_live; i++)
 			if (stats[i].model_id == grants[m].id)
