@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
 # Stalls: how long a concurrent scorer waits while one statement trains ten
 # million new IDs into a model (arrays of 100,000 IDs, the most an example
-# may hold), against the same scorer on an idle server in the same run.
+# may hold), and while that model, the cap lowered, gives a third of its
+# memory back; against the same scorer on an idle server in the same run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
 
+# CPU time the hypervisor gave others meanwhile (steal), in ticks of 1/100 s.
+steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
+
+run_phase() { cluster_psql -f "$MONOLITH_ROOT/bench/stall_bench.sql" -v phase="$1"; }
+
 start_throwaway_cluster "monolith.max_memory = '8GB'" "shared_buffers = '256MB'" ${MONOLITH_STALL_CONF:-}
-cluster_psql -f "$MONOLITH_ROOT/bench/stall_bench.sql" -v phase=setup
-cluster_psql -f "$MONOLITH_ROOT/bench/stall_bench.sql" -v phase=idle
+steal_before=$(steal_ticks)
+run_phase setup
+run_phase idle
 # The same statement with nothing beside it: what its holds cost in work alone.
-cluster_psql -f "$MONOLITH_ROOT/bench/stall_bench.sql" -v phase=alone
-# The training statement, in a session of its own; it marks the end in a table.
-cluster_psql -f "$MONOLITH_ROOT/bench/stall_bench.sql" -v phase=train &
+run_phase alone
+# Each statement in a session of its own, beside a scorer; it marks its end in a table.
+run_phase train &
 trainer=$!
-cluster_psql -f "$MONOLITH_ROOT/bench/stall_bench.sql" -v phase=beside
+run_phase beside
 wait "$trainer"
-cluster_psql -f "$MONOLITH_ROOT/bench/stall_bench.sql" -v phase=report
+run_phase lower_cap
+run_phase shrink &
+shrinker=$!
+run_phase beside_shrink
+wait "$shrinker"
+run_phase report
+echo "CPU time the hypervisor took from this machine during the run (steal): $(( ($(steal_ticks) - steal_before) * 10 )) ms"

@@ -14,14 +14,17 @@
 /* Breadth-first search for a free slot visits at most this many buckets. */
 #define CK_BFS_MAX_NODES 512
 #define CK_BFS_MAX_DEPTH 5
-/* Least-recently-seen eviction compares this many candidate entries. */
+/* Least-recently-seen eviction compares this many candidate entries... */
 #define CK_EVICT_SAMPLE 8
+/* ... whose buckets' entries it asks for this many buckets ahead. */
+#define CK_SAMPLE_AHEAD 2
 /* The sketch halves after this many sightings per counter of a row. */
 #define CK_SKETCH_AGING 8
 
 typedef struct CuckooBucket
 {
 	uint16_t	tag[CK_SLOTS];
+	uint16_t	split[CK_SLOTS];	/* hash bits 16 to 31: what a split reads */
 	uint32_t	ref[CK_SLOTS];
 } CuckooBucket;
 
@@ -33,7 +36,7 @@ ck_default_config(CuckooConfig *config, uint32_t value_size)
 	config->value_size = value_size;
 	config->n_stripes = 64;
 	config->segment_log2 = CK_SEGMENT_MAX_LOG2;
-	config->chunk_log2 = 10;
+	config->chunk_log2 = CK_CHUNK_LOG2_DEFAULT;
 	config->admission.min_count = 1;
 	config->admission.probability = 1.0;
 	config->admission.seed = 0;
@@ -44,6 +47,13 @@ static inline uint16_t
 key_tag(uint64_t hash)
 {
 	return (uint16_t) (hash >> 48);
+}
+
+/* The first 16 of a hash's directory bits, kept in its slot for splits. */
+static inline uint16_t
+key_split_bits(uint64_t hash)
+{
+	return (uint16_t) (hash >> 16);
 }
 
 /* Bucket numbers of an index of 2^bucket_log2 buckets, as a mask. */
@@ -65,6 +75,7 @@ typedef struct KeyPlace
 {
 	uint64_t	hash;
 	uint16_t	tag;
+	uint16_t	split;			/* its key_split_bits */
 	uint32_t	slot;
 	uint64_t	b1;				/* its primary bucket */
 	uint64_t	b2;				/* and its alternate */
@@ -85,6 +96,7 @@ key_place(uint64_t key, uint32_t dir_log2, uint32_t segment_log2)
 
 	p.hash = ck_mix64(key);
 	p.tag = key_tag(p.hash);
+	p.split = key_split_bits(p.hash);
 	p.slot = directory_slot(p.hash, dir_log2);
 	p.b1 = p.hash & bucket_mask(segment_log2);
 	p.b2 = alt_bucket(p.b1, p.tag, bucket_mask(segment_log2));
@@ -221,11 +233,12 @@ slot_clear(CuckooBucket *b, int slot)
 	b->tag[slot] = 0;
 }
 
-/* Publishes a filled entry in an empty slot: tag first, reference last. */
+/* Publishes a filled entry in an empty slot: tag and split bits first, reference last. */
 static inline void
-slot_set(CuckooBucket *b, int slot, uint16_t tag, uint32_t ref)
+slot_set(CuckooBucket *b, int slot, uint16_t tag, uint16_t split, uint32_t ref)
 {
 	__atomic_store_n(&b->tag[slot], tag, __ATOMIC_RELAXED);
+	b->split[slot] = split;		/* read only under the exclusive lock */
 	__atomic_store_n(&b->ref[slot], ref, __ATOMIC_RELEASE);
 }
 
@@ -637,6 +650,22 @@ entry_fill(CuckooTable *t, CuckooEntry *e, uint64_t key, uint32_t now,
  * its free entries off the list wherever they are on it.
  */
 
+/* The first reference of the arena's last chunk. */
+static inline uint32_t
+last_chunk_first(const CuckooTable *t)
+{
+	return ((t->n_chunks - 1) << t->config.chunk_log2) + 1;
+}
+
+/* The end of the references of the last chunk ever taken. */
+static inline uint32_t
+last_chunk_end(const CuckooTable *t)
+{
+	uint32_t	end = last_chunk_first(t) + (1u << t->config.chunk_log2);
+
+	return t->next_fresh < end ? t->next_fresh : end;
+}
+
 /* Pops a reference from the free list; 0 if it is empty. */
 static uint32_t
 arena_pop(CuckooTable *t, const CoreEnv *env)
@@ -653,7 +682,10 @@ arena_pop(CuckooTable *t, const CoreEnv *env)
 	return ref;
 }
 
-/* A reference from the free list or else the last chunk's unused ones; 0 if none. */
+/*
+ * A reference from the free list or else the last chunk's unused ones,
+ * unless that chunk is being given back; 0 if none.
+ */
 static uint32_t
 arena_take(CuckooTable *t, const CoreEnv *env)
 {
@@ -661,7 +693,7 @@ arena_take(CuckooTable *t, const CoreEnv *env)
 
 	if (ref != 0)
 		return ref;
-	if (t->next_fresh <= ((uint64_t) t->n_chunks << t->config.chunk_log2))
+	if (!t->giving_back && t->next_fresh <= ((uint64_t) t->n_chunks << t->config.chunk_log2))
 		return t->next_fresh++;
 	return 0;
 }
@@ -672,6 +704,8 @@ arena_put(CuckooTable *t, const CoreEnv *env, uint32_t ref)
 	CuckooEntry *e = entry_at(t, env, ref);
 
 	e->meta = 0;
+	if (t->giving_back && ref >= last_chunk_first(t))
+		return;					/* kept off the list: see give_back_begin */
 	e->key = t->free_head;
 	e->last_seen = 0;
 	if (t->free_head != 0)
@@ -746,13 +780,37 @@ alloc_buckets(CuckooTable *t, const CoreEnv *env)
 	return h != 0 ? h : table_alloc(t, env, segment_bytes(t));
 }
 
-/* Adds one chunk to the arena, the spare if there is one; table lock exclusive. */
+static void give_back_cancel(CuckooTable *t, const CoreEnv *env);
+
+/* An arena chunk's memory: the spare, or else a new allocation; 0 at the cap. */
+static MemHandle
+take_chunk(CuckooTable *t, const CoreEnv *env)
+{
+	MemHandle	chunk = take_spare(&t->spare_chunk);
+
+	return chunk != 0 ? chunk : table_alloc(t, env, chunk_bytes(t));
+}
+
+/*
+ * Adds one chunk to the arena, the spare if there is one; table lock
+ * exclusive.  While the last chunk is being given back, keeps that one
+ * instead, if the cap allows a new chunk.
+ */
 static bool
 arena_grow(CuckooTable *t, const CoreEnv *env)
 {
 	MemHandle	chunk;
 	MemHandle  *dir;
 
+	if (t->giving_back)
+	{
+		/* The cap allows a new chunk: keep the one being given back, and this as the spare. */
+		if ((chunk = take_chunk(t, env)) == 0)
+			return false;
+		__atomic_store_n(&t->spare_chunk, chunk, __ATOMIC_RELEASE);
+		give_back_cancel(t, env);
+		return true;
+	}
 	if ((((uint64_t) t->n_chunks + 1) << t->config.chunk_log2) >= UINT32_MAX)
 		return false;
 	if (t->n_chunks == t->chunk_dir_cap)
@@ -767,10 +825,7 @@ arena_grow(CuckooTable *t, const CoreEnv *env)
 		t->chunk_dir = bigger;
 		t->chunk_dir_cap *= 2;
 	}
-	chunk = take_spare(&t->spare_chunk);
-	if (chunk == 0)
-		chunk = table_alloc(t, env, chunk_bytes(t));
-	if (chunk == 0)
+	if ((chunk = take_chunk(t, env)) == 0)
 		return false;
 	dir = env_address(env, t->chunk_dir);
 	dir[t->n_chunks++] = chunk;
@@ -859,7 +914,7 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);
 	(*entry)->meta |= CK_META_LIVE;
-	slot_set(target, s, p.tag, ref);
+	slot_set(target, s, p.tag, p.split, ref);
 	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
 	unlock_pair(env, st1, st2);
 	return CK_INSERTED;
@@ -910,7 +965,8 @@ cuckoo_make_room(CuckooBucket *buckets, uint64_t mask,
 				{
 					CuckooBucket *src = &buckets[queue[from_index].bucket];
 
-					slot_set(&buckets[to], to_slot, src->tag[from_slot], src->ref[from_slot]);
+					slot_set(&buckets[to], to_slot, src->tag[from_slot], src->split[from_slot],
+							 src->ref[from_slot]);
 					slot_clear(src, from_slot);
 					if (queue[from_index].parent < 0)
 					{
@@ -950,7 +1006,7 @@ bucket_place(CuckooBucket *buckets, uint32_t bucket_log2, uint64_t hash, uint32_
 		target = cuckoo_make_room(buckets, mask, b1, b2, &s);
 	if (target == NULL)
 		return false;
-	slot_set(target, s, tag, ref);
+	slot_set(target, s, tag, key_split_bits(hash), ref);
 	return true;
 }
 
@@ -970,40 +1026,40 @@ segment_mut(CuckooTable *t, const CoreEnv *env, uint32_t number)
 	return (CuckooSegment *) env_address(env, t->segments) + number;
 }
 
-/* Buckets a refill reads ahead of the one it places. */
-#define CK_REFILL_AHEAD 4
-
 /*
- * Places every entry of a segment into two fresh ones, fresh[0] or
- * fresh[1] by bit split_bit of the key's hash.  False if one finds no place.
+ * Deals every slot of a segment of the given depth out to two fresh ones,
+ * fresh[0] or fresh[1] by hash bit 16 + depth of its key, each to the same
+ * bucket and slot: both halves have the old one's buckets, so a slot's
+ * bucket is still one of its key's two, and nothing is displaced.  Below
+ * depth 16 the bit is in the slot's split bits, so no entry is read: the
+ * entries are scattered over the arena, and reading thousands of them, a
+ * cache and TLB miss each, made a split the longest exclusive hold.
  */
-static bool
+static void
 segment_refill(const CuckooTable *t, const CoreEnv *env, const CuckooSegment *seg,
-			   CuckooBucket *fresh[2], int split_bit)
+			   CuckooBucket *fresh[2])
 {
 	const CuckooBucket *old = env_address(env, seg->buckets);
-	uint32_t	log2 = t->config.segment_log2;
-	uint64_t	mask = bucket_mask(log2);
+	uint32_t	depth = seg->depth;
 
-	for (uint64_t b = 0; b <= mask; b++)
+	for (uint64_t b = 0; b <= segment_mask(t); b++)
 	{
-		/* The entries are scattered: ask for those a few buckets on, so misses overlap. */
-		for (int s = 0; s < CK_SLOTS && b + CK_REFILL_AHEAD <= mask; s++)
-			if (old[b + CK_REFILL_AHEAD].ref[s] != 0)
-				__builtin_prefetch(entry_at(t, env, old[b + CK_REFILL_AHEAD].ref[s]));
 		for (int s = 0; s < CK_SLOTS; s++)
 		{
 			uint32_t	ref = old[b].ref[s];
-			uint64_t	hash;
+			int			half;
 
 			if (ref == 0)
 				continue;
-			hash = ck_mix64(entry_at(t, env, ref)->key);
-			if (!bucket_place(fresh[(hash >> split_bit) & 1], log2, hash, ref))
-				return false;
+			if (depth < 16)
+				half = (old[b].split[s] >> depth) & 1;
+			else
+				half = (ck_mix64(entry_at(t, env, ref)->key) >> (16 + depth)) & 1;
+			fresh[half][b].tag[s] = old[b].tag[s];
+			fresh[half][b].split[s] = old[b].split[s];
+			fresh[half][b].ref[s] = ref;
 		}
 	}
-	return true;
 }
 
 /* Doubles the directory: new slot i names what old slot i mod 2^dir_log2 did. */
@@ -1049,15 +1105,17 @@ segments_grow(CuckooTable *t, const CoreEnv *env)
 }
 
 /*
- * Splits segment n in two by the next bit of its keys' directory slots,
- * doubling the directory first if the segment answers for one slot only;
- * false if the memory cap forbids it, or (very rarely) one half cannot
- * hold its entries.  The table changes only on success.
+ * Splits the segment of directory slot `slot` in two by the next bit of its
+ * keys' directory slots, doubling the directory first if the segment
+ * answers for one slot only; false, the table unchanged, if the memory cap
+ * forbids it.
  */
 static bool
-segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
+segment_split(CuckooTable *t, const CoreEnv *env, uint32_t slot)
 {
+	uint32_t	n = ((const uint32_t *) env_address(env, t->directory))[slot];
 	uint32_t	depth = segment_mut(t, env, n)->depth;
+	uint32_t	pattern;		/* the directory bits its slots share */
 	MemHandle	fresh[2];
 	CuckooBucket *buckets[2];
 	uint32_t   *dir;
@@ -1067,37 +1125,29 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t n)
 		return false;
 	if (t->n_segments == t->segments_cap && !segments_grow(t, env))
 		return false;
+	pattern = slot & ((1u << depth) - 1);
 	fresh[0] = alloc_buckets(t, env);
-	fresh[1] = fresh[0] == 0 ? 0 : alloc_buckets(t, env);
-	if (fresh[1] != 0)
-	{
-		buckets[0] = env_address(env, fresh[0]);
-		buckets[1] = env_address(env, fresh[1]);
-	}
-	if (fresh[1] == 0 ||
-		!segment_refill(t, env, segment_mut(t, env, n), buckets, 16 + (int) depth))
+	if (fresh[0] == 0)
+		return false;
+	fresh[1] = alloc_buckets(t, env);
+	if (fresh[1] == 0)
 	{
 		table_free(t, env, fresh[0], segment_bytes(t));
-		table_free(t, env, fresh[1], segment_bytes(t));
 		return false;
 	}
+	buckets[0] = env_address(env, fresh[0]);
+	buckets[1] = env_address(env, fresh[1]);
+	segment_refill(t, env, segment_mut(t, env, n), buckets);
 	m = t->n_segments++;
 	t->growths++;
 	table_free(t, env, segment_mut(t, env, n)->buckets, segment_bytes(t));
 	*segment_mut(t, env, n) = (CuckooSegment) {fresh[0], depth + 1};
 	*segment_mut(t, env, m) = (CuckooSegment) {fresh[1], depth + 1};
+	/* The slots with the pattern and bit `depth` set go to the new segment. */
 	dir = env_address(env, t->directory);
-	for (uint64_t i = 0; i < ((uint64_t) 1 << t->dir_log2); i++)
-		if (dir[i] == n && ((i >> depth) & 1) != 0)
-			dir[i] = m;
+	for (uint64_t high = 0; high < ((uint64_t) 1 << (t->dir_log2 - depth - 1)); high++)
+		dir[pattern | (1u << depth) | (high << (depth + 1))] = m;
 	return true;
-}
-
-/* Gives the segment of a directory slot more room: splits it. */
-static bool
-segment_grow(CuckooTable *t, const CoreEnv *env, uint32_t slot)
-{
-	return segment_split(t, env, ((const uint32_t *) env_address(env, t->directory))[slot]);
 }
 
 /* Slot holding key in its two buckets, or -1; sets *bucket. */
@@ -1140,6 +1190,18 @@ typedef struct EvictionSample
 	int			seen;
 } EvictionSample;
 
+/*
+ * Asks for a bucket's entries ahead of reading them: they are scattered over
+ * the arena, a cache and TLB miss each, and misses asked for together overlap.
+ */
+static inline void
+prefetch_entries(const CuckooTable *t, const CoreEnv *env, const CuckooBucket *b)
+{
+	for (int s = 0; s < CK_SLOTS; s++)
+		if (b->ref[s] != 0)
+			__builtin_prefetch(entry_at(t, env, b->ref[s]));
+}
+
 /* Adds the occupants of a bucket to the sample. */
 static void
 sample_bucket(const CuckooTable *t, const CoreEnv *env, CuckooBucket *b, EvictionSample *sample)
@@ -1171,8 +1233,14 @@ sample_from(const CuckooTable *t, const CoreEnv *env, uint32_t n, uint64_t b,
 		CuckooBucket *buckets = env_address(env, segment_record(t, env, (n + k) % t->n_segments)->buckets);
 		uint64_t	mask = segment_mask(t);
 
+		for (uint64_t i = 0; i < CK_SAMPLE_AHEAD && i <= mask; i++)
+			prefetch_entries(t, env, &buckets[(b + i) & mask]);
 		for (uint64_t i = 0; i <= mask && sample->seen < CK_EVICT_SAMPLE; i++)
+		{
+			if (i + CK_SAMPLE_AHEAD <= mask)
+				prefetch_entries(t, env, &buckets[(b + i + CK_SAMPLE_AHEAD) & mask]);
 			sample_bucket(t, env, &buckets[(b + i) & mask], sample);
+		}
 		b = 0;
 	}
 }
@@ -1198,7 +1266,7 @@ evict_sampled(CuckooTable *t, const CoreEnv *env, const EvictionSample *sample)
  * segment and then the others.  Sampled LRU costs O(1) where an exact LRU
  * list would cost a shared write per lookup.  Table lock exclusive.
  */
-static void
+static bool
 evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
 	KeyPlace	p = table_place(t, key);
@@ -1208,7 +1276,7 @@ evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 	sample_bucket(t, env, &home.buckets[p.b1], &sample);
 	sample_bucket(t, env, &home.buckets[p.b2], &sample);
 	sample_from(t, env, home.number, p.b1 + 1, &sample);
-	evict_sampled(t, env, &sample);
+	return evict_sampled(t, env, &sample) != 0;
 }
 
 /*
@@ -1242,65 +1310,99 @@ entry_move(CuckooTable *t, const CoreEnv *env, uint32_t from, uint32_t to)
 }
 
 /*
- * Gives back the arena's last chunk: its free entries leave the free list,
- * its live ones move to free entries below it, made where there are none by
- * evicting the least recently seen of a sample (which may be of the chunk
- * itself, and then need no move).  Table lock exclusive; false if the arena
- * has no chunk.
+ * Giving back the arena's last chunk, in pieces: its free entries leave the
+ * free list, and from the top down, its live ones move to free entries
+ * below it, made where there are none by evicting the least recently seen
+ * of a sample (which may be of the chunk itself, and then need no move).
+ * Between pieces nothing is taken from the chunk: arena_take takes no fresh
+ * reference and arena_put keeps the chunk's freed entries off the list.
  */
-static bool
-arena_give_back_last(CuckooTable *t, const CoreEnv *env)
-{
-	uint32_t	first;
-	uint32_t	end;
 
-	if (t->n_chunks == 0)
-		return false;
-	first = ((t->n_chunks - 1) << t->config.chunk_log2) + 1;
-	end = t->next_fresh < first + (1u << t->config.chunk_log2) ?
-		t->next_fresh : first + (1u << t->config.chunk_log2);
-	for (uint32_t r = first; r < end; r++)
+/* Starts giving back the last chunk: its free entries leave the free list. */
+static void
+give_back_begin(CuckooTable *t, const CoreEnv *env)
+{
+	uint32_t	end = last_chunk_end(t);
+
+	for (uint32_t r = last_chunk_first(t); r < end; r++)
 		if (!(entry_at(t, env, r)->meta & CK_META_LIVE))
 			arena_unlink(t, env, r);
-	for (uint32_t r = first; r < end; r++)
+	t->give_back_at = end;
+	t->giving_back = true;
+}
+
+/*
+ * Empties the chunk being given back further down, by at most *work live
+ * entries (counted down); frees it once it is empty.
+ */
+static void
+give_back_piece(CuckooTable *t, const CoreEnv *env, uint32_t *work)
+{
+	uint32_t	first = last_chunk_first(t);
+
+	for (; t->give_back_at > first; t->give_back_at--)
 	{
-		uint32_t	to = 0;
+		uint32_t	r = t->give_back_at - 1;
 
-		while ((entry_at(t, env, r)->meta & CK_META_LIVE) && to == 0)
+		if (!(entry_at(t, env, r)->meta & CK_META_LIVE))
+			continue;
+		if (*work == 0)
+			return;
+		(*work)--;
+		for (;;)
 		{
-			uint32_t	evicted;
+			uint32_t	to = arena_pop(t, env);
 
-			to = arena_pop(t, env);
 			if (to != 0)
+			{
+				entry_move(t, env, r, to);
 				break;
-			evicted = evict_anywhere(t, env);
-			if (evicted >= first)
-				arena_unlink(t, env, evicted);	/* of this chunk: nothing to move to */
+			}
+			/* Evicts r itself, perhaps, or one of the chunk kept off the list: then on. */
+			if (evict_anywhere(t, env) == 0)
+				return;			/* an empty table: never while r lives */
+			if (!(entry_at(t, env, r)->meta & CK_META_LIVE))
+				break;
 		}
-		if (to != 0)
-			entry_move(t, env, r, to);
 	}
 	table_free(t, env, ((MemHandle *) env_address(env, t->chunk_dir))[--t->n_chunks],
 			   chunk_bytes(t));
 	if (t->next_fresh > first)
 		t->next_fresh = first;
-	return true;
+	t->giving_back = false;
+}
+
+/* Keeps the chunk being given back after all: its free entries rejoin the list. */
+static void
+give_back_cancel(CuckooTable *t, const CoreEnv *env)
+{
+	uint32_t	end = last_chunk_end(t);
+
+	t->giving_back = false;
+	for (uint32_t r = last_chunk_first(t); r < end; r++)
+		if (!(entry_at(t, env, r)->meta & CK_META_LIVE))
+			arena_put(t, env, r);
 }
 
 /*
- * Gives back at least bytes of memory if it can, and at most max_chunks
- * arena chunks: first the spares, then the last chunks, their entries moved
- * down or the least recently seen evicted.  Table lock exclusive; returns
- * the bytes given back.
+ * Gives back at least bytes of memory if it can: first the spares, then
+ * the last chunks of the arena (see give_back_begin), with at most
+ * max_work entries moved or evicted, so that one hold of the lock stays
+ * short whatever the table's size; the next call carries on with a chunk
+ * begun.  Table lock exclusive; returns the bytes given back.
  */
 uint64_t
-ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks)
+ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_work)
 {
 	uint64_t	before = t->bytes;
 
 	free_spares(t, env);
-	while (before - t->bytes < bytes && max_chunks-- > 0 && arena_give_back_last(t, env))
-		;
+	while (before - t->bytes < bytes && max_work > 0 && t->n_chunks > 0)
+	{
+		if (!t->giving_back)
+			give_back_begin(t, env);
+		give_back_piece(t, env, &max_work);
+	}
 	return before - t->bytes;
 }
 
@@ -1330,22 +1432,22 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 	ref = arena_take(t, env);
 	if (ref == 0 && arena_grow(t, env))
 		ref = arena_take(t, env);
-	if (ref == 0)
+	/* An entry evicted from a chunk being given back makes no room: evict on. */
+	while (ref == 0)
 	{
-		evict_one(t, env, key);
-		ref = arena_take(t, env);
-		if (ref == 0)
+		if (!evict_one(t, env, key))
 		{
 			__atomic_add_fetch(&t->refused, 1, __ATOMIC_RELAXED);
 			return CK_NO_MEMORY;
 		}
+		ref = arena_take(t, env);
 	}
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);
 
 	/* Growth may split the key's segment: each round looks its place up anew. */
 	while (!segment_place(t, env, key, ref))
-		if (!segment_grow(t, env, table_place(t, key).slot))
+		if (!segment_split(t, env, table_place(t, key).slot))
 			evict_one(t, env, key);
 	(*entry)->meta |= CK_META_LIVE;
 	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);

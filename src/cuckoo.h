@@ -7,9 +7,10 @@
  * Layout.  Entries live in an arena of equal-sized chunks and are named by a
  * 32-bit reference (1-based; 0 means "no entry").  The index is a set of
  * segments, each an array of buckets of CK_SLOTS slots; a slot holds a
- * 16-bit tag of the key's hash and the entry reference, so the index costs 6
- * bytes a slot and a lookup reads the tags of a key's two buckets, then the
- * one entry whose tag matches to confirm the full key.  A key may sit in its
+ * 16-bit tag of the key's hash, 16 more of its bits for splitting, and the
+ * entry reference, so the index costs 8 bytes a slot and a lookup reads the
+ * tags of a key's two buckets, then the one entry whose tag matches to
+ * confirm the full key.  A key may sit in its
  * primary bucket or in the alternate bucket derived from the primary and the
  * tag (partial-key cuckoo hashing), so entries can be moved along eviction
  * paths without reading them.
@@ -20,9 +21,13 @@
  * (at most 2^CK_SEGMENT_MAX_LOG2), so a lookup's buckets follow from the
  * hash alone once the segment's address is known.  A segment that fills
  * splits in two by one more bit of the hash, doubling the directory if need
- * be.  So growing rebuilds one segment, at most some 8,000 entries,
- * whatever the table's size, and no hold of the exclusive lock grows with
- * the table.
+ * be, and its slots keep their places in one half or the other.  So growing
+ * copies one segment's slots, some 8,000, without reading their entries
+ * (until a segment's depth passes the 16 split bits a slot keeps), whatever
+ * the table's size, and no hold of the exclusive lock grows with the table.
+ *
+ * Shrinking.  The arena gives back its last chunk, a few entries a call
+ * (see ck_shrink), for the same reason.
  *
  * Locking rules (lock ids as in CK_LOCK_*):
  *	- CK_LOCK_TABLE shared: lookups, in-place updates of entry values, and the
@@ -52,6 +57,8 @@
 #include "env.h"
 
 #define CK_SLOTS 4
+/* Entries of an arena chunk as a power of 2, unless configured otherwise. */
+#define CK_CHUNK_LOG2_DEFAULT 10
 
 #define CK_LOCK_TABLE 0
 #define CK_LOCK_ARENA 1
@@ -96,7 +103,7 @@ typedef struct CuckooValueInit
 	const void *arg;
 } CuckooValueInit;
 
-/* Buckets of a segment at most, as a power of 2: 48 KiB of index. */
+/* Buckets of a segment at most, as a power of 2: 64 KiB of index. */
 #define CK_SEGMENT_MAX_LOG2 11
 
 /* One segment of the index, for the keys whose directory bits it answers to. */
@@ -123,6 +130,9 @@ typedef struct CuckooTable
 	uint32_t	n_chunks;
 	uint32_t	next_fresh;		/* first never-used reference */
 	uint32_t	free_head;		/* free list through CuckooEntry.key */
+	/* While the last chunk is given back, in pieces (see ck_shrink): */
+	bool		giving_back;
+	uint32_t	give_back_at;	/* its references from here on hold nothing */
 
 	/*
 	 * Memory taken ahead under the shared lock (ck_prepare_growth), so that
@@ -218,7 +228,7 @@ extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint
 										uint32_t now, const CuckooValueInit *init,
 										CuckooEntry **entry);
 extern bool ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key);
-extern uint64_t ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks);
+extern uint64_t ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_work);
 extern uint64_t ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff,
 								uint32_t *ref, uint32_t max_refs);
 

@@ -223,14 +223,14 @@ model_memory_bytes(const Model *m)
 }
 
 /*
- * Gives back at least bytes of the model's memory if it can, and at most
- * max_chunks of its table's chunks, by evicting its least recently seen
- * IDs (see ck_shrink); table lock held exclusive.  Returns the bytes.
+ * Gives back at least bytes of the model's memory if it can, by evicting
+ * its least recently seen IDs, with at most max_work IDs moved or evicted
+ * (see ck_shrink); table lock held exclusive.  Returns the bytes.
  */
 uint64_t
-model_shrink(Model *m, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks)
+model_shrink(Model *m, const CoreEnv *env, uint64_t bytes, uint32_t max_work)
 {
-	return ck_shrink(&m->table, env, bytes, max_chunks);
+	return ck_shrink(&m->table, env, bytes, max_work);
 }
 
 /* The memory the model needs beyond what it holds to store one more ID, at most. */

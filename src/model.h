@@ -137,7 +137,7 @@ extern double model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *
 							const Example *ex, ModelWork *work);
 
 extern uint64_t model_expire(Model *m, const CoreEnv *env, uint32_t cutoff);
-extern uint64_t model_shrink(Model *m, const CoreEnv *env, uint64_t bytes, uint32_t max_chunks);
+extern uint64_t model_shrink(Model *m, const CoreEnv *env, uint64_t bytes, uint32_t max_work);
 extern uint64_t model_growth_bytes(const Model *m);
 
 /* The dense weights, for tests and snapshots. */

@@ -50,6 +50,7 @@
 #include "portability/instr_time.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/proclist.h"
 #include "storage/shmem.h"
 #include "utils/dsa.h"
 #include "utils/memutils.h"
@@ -342,6 +343,12 @@ table_lock_exclusive(ModelSlot *slot)
 	exclusive_begin(slot);
 }
 
+/*
+ * Whether others waited for the table lock that this process last let go of
+ * exclusive: then it lets them in before its next piece (yield_to_waiters).
+ */
+static bool waiters_at_release = false;
+
 /* Releases an exclusive table lock, making write_seq even and new. */
 static void
 table_unlock_exclusive(ModelSlot *slot)
@@ -355,7 +362,28 @@ table_unlock_exclusive(ModelSlot *slot)
 	slot->longest_exclusive_ms = Max(slot->longest_exclusive_ms, INSTR_TIME_GET_MILLISEC(held));
 	pg_memory_barrier();
 	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) + 1);
+	/* A hint, read without the wait list's lock: at worst one pause too many or too few. */
+	waiters_at_release = !proclist_is_empty(&slot->table_lock.waiters);
 	LWLockRelease(&slot->table_lock);
+}
+
+/* A pause before the next piece of an operation, for waiters to take the lock. */
+#define YIELD_USECS 20
+
+/*
+ * Between the pieces of a long operation: if others waited for the lock just
+ * let go, a moment for them to take it.  An LWLock goes to whoever asks first
+ * once it is free, and waiters, woken only when it is released, would find
+ * it taken again by the next piece, and so wait for the whole operation.
+ */
+static void
+yield_to_waiters(void)
+{
+	if (waiters_at_release)
+	{
+		waiters_at_release = false;
+		pg_usleep(YIELD_USECS);
+	}
 }
 
 /* CoreEnv locks; taking the table lock checks the model still exists. */
@@ -425,11 +453,12 @@ model_read_end(void *ctx, uint64_t token)
 	return pg_atomic_read_u32(&slot->write_seq) == token && slot->generation == h->generation;
 }
 
-/* CoreEnv between_pieces: a long operation may be cancelled between its pieces. */
+/* CoreEnv between_pieces: a long operation may be cancelled, and lets waiters in. */
 static void
 model_between_pieces(void *ctx)
 {
 	CHECK_FOR_INTERRUPTS();
+	yield_to_waiters();
 }
 
 static void
@@ -627,17 +656,23 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 				 errhint("Drop and re-create the model instead of editing its definition.")));
 }
 
-/* Chunks a model gives back in one exclusive hold at most, to keep it short. */
-#define SHRINK_PIECE_CHUNKS 1
+/*
+ * IDs a model moves or evicts to give memory back in one exclusive hold at
+ * most, and holds it takes one after another, letting others in between,
+ * where it holds no lock: enough to give back an arena chunk.
+ */
+#define SHRINK_PIECE_IDS 32
+#define SHRINK_PIECES ((1 << CK_CHUNK_LOG2_DEFAULT) / SHRINK_PIECE_IDS + 1)
 
 /*
  * Makes the models above their fair shares, but model except, give back up
- * to wanted bytes together, each at most a piece; only those whose table
- * locks are free, taken without waiting, as the caller may hold one.  Sets
- * *any_over if some model is above its share.  Returns the bytes given back.
+ * to wanted bytes together, in at most max_pieces pieces; only those whose
+ * table locks are free, taken without waiting, as the caller may hold one.
+ * Sets *any_over if some model is above its share.  Returns the bytes given
+ * back.
  */
 static uint64
-shrink_others(int except, uint64 share, uint64 wanted, bool *any_over)
+shrink_others(int except, uint64 share, uint64 wanted, int max_pieces, bool *any_over)
 {
 	static ModelHandle *other = NULL;
 	uint64		freed = 0;
@@ -653,10 +688,12 @@ shrink_others(int except, uint64 share, uint64 wanted, bool *any_over)
 		*any_over = true;		/* unknown: keep the pressure on */
 		return 0;
 	}
-	for (int i = 0; i < shared->max_models && freed < wanted; i++)
+	for (int i = 0; i < shared->max_models && freed < wanted && max_pieces > 0; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];
 		uint64		bytes;
+		uint64		asked;
+		uint64		given = 0;
 
 		if (i == except || !slot->in_use)
 			continue;
@@ -664,13 +701,17 @@ shrink_others(int except, uint64 share, uint64 wanted, bool *any_over)
 		if (bytes <= share)
 			continue;
 		*any_over = true;
-		if (!LWLockConditionalAcquire(&slot->table_lock, LW_EXCLUSIVE))
-			continue;
-		exclusive_begin(slot);
+		asked = Min(bytes - share, wanted - freed);
 		handle_bind(other, i);
-		freed += model_shrink(other->model, &other->env, Min(bytes - share, wanted - freed),
-							  SHRINK_PIECE_CHUNKS);
-		table_unlock_exclusive(slot);
+		while (given < asked && max_pieces-- > 0 &&
+			   LWLockConditionalAcquire(&slot->table_lock, LW_EXCLUSIVE))
+		{
+			exclusive_begin(slot);
+			given += model_shrink(other->model, &other->env, asked - given, SHRINK_PIECE_IDS);
+			table_unlock_exclusive(slot);
+			yield_to_waiters();
+		}
+		freed += given;
 	}
 	if (!registry_held)
 		LWLockRelease(shared->lock);
@@ -691,13 +732,17 @@ reclaim_for(uint64 own_bytes, int self, uint64 share, uint64 wanted)
 	if (own_bytes + wanted > share)
 		return false;			/* at its share: its own IDs make room */
 	pg_atomic_write_u32(&shared->memory_pressure, 1);
-	return shrink_others(self, share, wanted, &any_over) > 0;
+	/* One piece only from a caller holding its own table lock exclusive. */
+	return shrink_others(self, share, wanted,
+						 self >= 0 && LWLockHeldByMeInMode(&shared->models[self].table_lock, LW_EXCLUSIVE) ?
+						 1 : SHRINK_PIECES, &any_over) > 0;
 }
 
 /*
  * Under memory pressure, between training steps, with no lock held: a
- * model above its fair share gives back a piece; one at its share helps the
- * others above theirs down, and ends the pressure once none is.
+ * model above its fair share gives back a chunk's worth, a piece a hold;
+ * one at its share helps the others above theirs down, and ends the
+ * pressure once none is.
  */
 void
 shmem_relieve_pressure(ModelHandle *h)
@@ -708,12 +753,18 @@ shmem_relieve_pressure(ModelHandle *h)
 
 	if (bytes > share)
 	{
-		h->env.lock(h->env.lock_ctx, CK_LOCK_TABLE, true);
-		model_shrink(h->model, &h->env, bytes - share, SHRINK_PIECE_CHUNKS);
-		h->env.unlock(h->env.lock_ctx, CK_LOCK_TABLE);
+		uint64		given = 0;
+
+		for (int piece = 0; piece < SHRINK_PIECES && given < bytes - share; piece++)
+		{
+			h->env.lock(h->env.lock_ctx, CK_LOCK_TABLE, true);
+			given += model_shrink(h->model, &h->env, bytes - share - given, SHRINK_PIECE_IDS);
+			h->env.unlock(h->env.lock_ctx, CK_LOCK_TABLE);
+			yield_to_waiters();
+		}
 		return;
 	}
-	shrink_others(h->registry_index, share, UINT64_MAX, &any_over);
+	shrink_others(h->registry_index, share, UINT64_MAX, SHRINK_PIECES, &any_over);
 	if (!any_over)
 		pg_atomic_write_u32(&shared->memory_pressure, 0);
 }

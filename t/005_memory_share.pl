@@ -37,14 +37,16 @@ sub figures
 		"SELECT ids, memory_bytes, refused FROM monolith.models WHERE name = '$m'");
 }
 
-# How many of the 1,000 IDs up to $last model $m scores otherwise than an
-# ID it never saw: those it learned and kept.  (IDs trained within one second
-# are alike to the least-recently-seen rule, so which of them go is chance.)
+# How many of the IDs from $first to $last (the 1,000 up to $last if no
+# $first) model $m scores otherwise than an ID it never saw: those it learned
+# and kept.  (IDs trained within one second are alike to the
+# least-recently-seen rule, so which of them go is chance.)
 sub learned
 {
-	my ($m, $last) = @_;
+	my ($m, $last, $first) = @_;
+	$first //= $last - 999;
 	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM generate_series($last - 999, $last) id
+		"SELECT count(*) FROM generate_series($first, $last) id
 		  WHERE monolith.score('$m', id) <> monolith.score('$m', NULL)");
 }
 
@@ -78,16 +80,18 @@ cmp_ok($second_ids, '>', 10000, "two training models: the second holds $second_i
 
 # Five models at the same cap, the first four made while the cap is full.
 $node->safe_psql('postgres', q{SELECT monolith.drop_model('first'); SELECT monolith.drop_model('second')});
+my %trained = map { $_ => ($_ == 1 ? 100000 : 20000) } 1 .. 5;
 for my $i (1 .. 5)
 {
 	$node->safe_psql('postgres', "SELECT monolith.create_model('m$i', ARRAY['id'], dim => 16)");
-	train_ids("m$i", $i * 10000000, ($i == 1 ? 100000 : 20000), 4);
+	train_ids("m$i", $i * 10000000, $trained{$i}, 4);
 }
 for my $i (1 .. 5)
 {
 	my ($ids, $bytes, $refused) = figures("m$i");
 	cmp_ok($ids, '>', 2000, "model m$i of five holds $ids IDs ($bytes bytes, $refused refused)");
-	cmp_ok(learned("m$i", $i * 10000000 + 19999), '>', 50, "model m$i of five learns");
+	my $learned = learned("m$i", $i * 10000000 + $trained{$i} - 1, $i * 10000000);
+	cmp_ok($learned, '>', $ids / 2, "model m$i of five learns: $learned of the IDs it trained score as learned");
 }
 $used = $node->safe_psql('postgres', 'SELECT used_bytes FROM monolith.memory_usage()');
 cmp_ok($used, '<=', $cap, "five models under the cap ($used bytes)");

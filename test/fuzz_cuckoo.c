@@ -212,9 +212,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					reconcile(&t, &h.env, t.evicted != dropped);
 				}
 				break;
-			case 6:				/* shrink by some chunks */
+			case 6:				/* shrink by a piece */
 				h.env.lock(h.env.lock_ctx, CK_LOCK_TABLE, true);
-				ck_shrink(&t, &h.env, (uint64_t) data[at + 1] * 512, 1 + data[at + 2] % 4);
+				ck_shrink(&t, &h.env, (uint64_t) data[at + 1] * 512, 1 + data[at + 2] % 64);
 				h.env.unlock(h.env.lock_ctx, CK_LOCK_TABLE);
 				reconcile(&t, &h.env, true);
 				break;

@@ -90,11 +90,10 @@ key_of(uint64_t i)
 	return ck_mix64(i + 0x1234567);
 }
 
-/* Inserted keys are found with their values; absent keys are not. */
 /*
- * The index grew by splitting segments, and the
- * directory names each segment from exactly the 2^(dir_log2 - depth) slots
- * whose low depth bits it answers to.
+ * The index grew by splitting segments, and the directory names each
+ * segment from exactly the 2^(dir_log2 - depth) slots whose low depth bits
+ * it answers to.
  */
 static void
 check_directory(const CuckooTable *t, const CoreEnv *env)
@@ -102,29 +101,60 @@ check_directory(const CuckooTable *t, const CoreEnv *env)
 	const uint32_t *dir = env_address(env, t->directory);
 	const CuckooSegment *segs = env_address(env, t->segments);
 	uint64_t	slots = (uint64_t) 1 << t->dir_log2;
+	uint64_t   *named = calloc(t->n_segments, sizeof(uint64_t));
+	uint64_t   *first = calloc(t->n_segments, sizeof(uint64_t));
 	uint64_t	bad = 0;
 
 	CHECK(t->n_segments > 4 && t->dir_log2 >= 2, "%u segments, directory of 2^%u slots",
 		  t->n_segments, t->dir_log2);
-	for (uint32_t n = 0; n < t->n_segments; n++)
+	for (uint64_t i = 0; i < slots; i++)
 	{
-		uint64_t	named = 0;
-		uint64_t	first = slots;
+		uint32_t	n = dir[i];
+		uint64_t	low = ((uint64_t) 1 << segs[n].depth) - 1;
 
-		bad += segs[n].depth > t->dir_log2;
-		for (uint64_t i = 0; i < slots; i++)
-			if (dir[i] == n)
-			{
-				if (first == slots)
-					first = i;
-				bad += (i & ((1u << segs[n].depth) - 1)) != (first & ((1u << segs[n].depth) - 1));
-				named++;
-			}
-		bad += named != (slots >> segs[n].depth);
+		if (n >= t->n_segments)
+		{
+			bad++;
+			continue;
+		}
+		if (named[n]++ == 0)
+			first[n] = i;
+		bad += (i & low) != (first[n] & low);
 	}
+	for (uint32_t n = 0; n < t->n_segments; n++)
+		bad += segs[n].depth > t->dir_log2 || named[n] != (slots >> segs[n].depth);
 	CHECK(bad == 0, "%lu faults in the directory", (unsigned long) bad);
+	free(named);
+	free(first);
 }
 
+/* Inserts keys 0..n-1 (key_of); how many did not go in as new. */
+static uint64_t
+insert_keys(CuckooTable *t, const CoreEnv *env, uint64_t n)
+{
+	uint64_t	failed = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		failed += put(t, env, key_of(i), 1) != CK_INSERTED;
+	return failed;
+}
+
+/* Of keys 0..n-1, how many are missing or have a wrong entry. */
+static uint64_t
+keys_wrong(const CuckooTable *t, const CoreEnv *env, uint64_t n)
+{
+	uint64_t	wrong = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+	{
+		CuckooEntry *e = ck_find(t, env, key_of(i));
+
+		wrong += e == NULL || e->key != key_of(i) || !value_ok(e);
+	}
+	return wrong;
+}
+
+/* Inserted keys are found with their values; absent keys are not. */
 static void
 test_insert_lookup_and_growth(void)
 {
@@ -136,22 +166,13 @@ test_insert_lookup_and_growth(void)
 
 	small_config(&c);
 	open_table(&h, &t, &c, 0);
-	for (uint64_t i = 0; i < n; i++)
-		if (put(&t, &h.env, key_of(i), 1) != CK_INSERTED)
-			bad++;
+	bad = insert_keys(&t, &h.env, n);
 	CHECK(bad == 0, "%lu inserts did not insert", (unsigned long) bad);
 	CHECK(t.live == n, "live %lu", (unsigned long) t.live);
 	CHECK(ck_index_slots(&t) > ((uint64_t) CK_SLOTS << c.segment_log2),
 		  "index grew to %lu slots", (unsigned long) ck_index_slots(&t));
 	CHECK(t.n_chunks > 1000, "arena grew to %u chunks", t.n_chunks);
-	bad = 0;
-	for (uint64_t i = 0; i < n; i++)
-	{
-		CuckooEntry *e = ck_find(&t, &h.env, key_of(i));
-
-		if (e == NULL || e->key != key_of(i) || !value_ok(e))
-			bad++;
-	}
+	bad = keys_wrong(&t, &h.env, n);
 	CHECK(bad == 0, "%lu keys lost or wrong after growth", (unsigned long) bad);
 	bad = 0;
 	for (uint64_t i = n; i < 2 * n; i++)
@@ -167,6 +188,37 @@ test_insert_lookup_and_growth(void)
 	ck_destroy(&t, &h.env);
 	CHECK(h.used == 0, "destroy frees everything (%zu bytes left)", h.used);
 	heap_env_free(&h);
+}
+
+/*
+ * Past depth 16 a split reads its keys' hashes from the entries, as the
+ * slots keep only 16 directory bits: segments of two buckets get there.
+ */
+static void
+test_deep_splits(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	const uint64_t n = 700000;
+	uint64_t	bad;
+	uint32_t	deepest = 0;
+	const CuckooSegment *segs;
+
+	small_config(&c);
+	c.segment_log2 = 1;
+	c.chunk_log2 = 10;
+	open_table(&h, &t, &c, 0);
+	bad = insert_keys(&t, &h.env, n);
+	CHECK(bad == 0, "%lu inserts did not insert", (unsigned long) bad);
+	segs = env_address(&h.env, t.segments);
+	for (uint32_t s = 0; s < t.n_segments; s++)
+		deepest = segs[s].depth > deepest ? segs[s].depth : deepest;
+	CHECK(deepest > 17, "segments split to depth %u", deepest);
+	bad = keys_wrong(&t, &h.env, n);
+	CHECK(bad == 0, "%lu keys lost or wrong after deep splits", (unsigned long) bad);
+	check_directory(&t, &h.env);
+	close_table(&h, &t);
 }
 
 /* Deleting while the table grows never loses or revives a key. */
@@ -356,6 +408,143 @@ ref_slot(const RefMap *m, uint64_t key, bool for_insert)
 }
 
 /* A million random inserts, deletes and lookups agree with a reference map. */
+/* The entry of a 1-based reference, from the table's chunk directory. */
+static CuckooEntry *
+entry_of(const CuckooTable *t, const CoreEnv *env, uint32_t ref)
+{
+	const MemHandle *chunks = env_address(env, t->chunk_dir);
+	char	   *chunk = env_address(env, chunks[(ref - 1) >> t->config.chunk_log2]);
+
+	return (CuckooEntry *) (chunk + (size_t) ((ref - 1) & ((1u << t->config.chunk_log2) - 1)) * t->entry_size);
+}
+
+/*
+ * Faults of a table whose last chunk may be half given back: a free-list
+ * entry that is live or of that chunk, a live entry in its emptied top, or
+ * keys[0..n) (those not removed) not found as often as t->live says.
+ */
+static uint64_t
+give_back_faults(const CuckooTable *t, const CoreEnv *env, const uint64_t *keys, uint64_t n)
+{
+	uint32_t	first = ((t->n_chunks - 1) << t->config.chunk_log2) + 1;
+	uint64_t	faults = 0,
+				found = 0;
+
+	for (uint32_t ref = t->free_head, steps = 0; ref != 0 && steps < t->next_fresh;
+		 ref = (uint32_t) entry_of(t, env, ref)->key, steps++)
+		faults += (entry_of(t, env, ref)->meta & CK_META_LIVE) != 0 ||
+			(t->giving_back && ref >= first);
+	if (t->giving_back)
+		for (uint32_t ref = t->give_back_at; ref < t->next_fresh && ref < first + (1u << t->config.chunk_log2); ref++)
+			faults += (entry_of(t, env, ref)->meta & CK_META_LIVE) != 0;
+	for (uint64_t i = 0; i < n; i++)
+	{
+		CuckooEntry *e = ck_find(t, env, keys[i]);
+
+		found += e != NULL;
+		faults += e != NULL && (e->key != keys[i] || !value_ok(e));
+	}
+	return faults + (found != t->live);
+}
+
+/* One piece of giving back, under the exclusive lock, as a server's call makes it. */
+static uint64_t
+shrink_piece(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_work)
+{
+	uint64_t	freed;
+
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+	freed = ck_shrink(t, env, bytes, max_work);
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	return freed;
+}
+
+/*
+ * A chunk given back a few IDs a hold, with inserts, deletes and expiry
+ * between the holds: nothing is lost or found twice, nothing new lands in
+ * the chunk, and it is freed in the end; growth wanted meanwhile keeps the
+ * chunk, if the cap allows it, and else evicts.
+ */
+static void
+test_shrink_in_pieces(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	const uint64_t n = 20000;
+	uint64_t   *keys = malloc(3 * n * sizeof(uint64_t));
+	uint64_t	faults = 0,
+				next = 0,
+				pieces = 0;
+	uint32_t	chunks;
+
+	small_config(&c);
+	c.chunk_log2 = 8;
+	open_table(&h, &t, &c, 0);
+	for (; next < n; next++)
+		put(&t, &h.env, keys[next] = key_of(next), 1);
+	for (uint64_t i = 0; i < n; i += 5)
+		ck_delete(&t, &h.env, keys[i]);
+	chunks = t.n_chunks;
+	/* Half the chunks back, 16 IDs a hold, the table busy in between. */
+	while (t.n_chunks > chunks / 2 && pieces < 100000)
+	{
+		shrink_piece(&t, &h.env, UINT64_MAX, 16);
+		pieces++;
+		if (pieces % 3 == 0)
+		{
+			uint64_t	gone = keys[(pieces * 7919) % next];
+
+			ck_delete(&t, &h.env, gone);
+			put(&t, &h.env, keys[next] = key_of(next), 2);
+			next++;
+		}
+		if (pieces % 97 == 0)
+			faults += give_back_faults(&t, &h.env, keys, next);
+	}
+	CHECK(t.n_chunks <= chunks / 2, "%u chunks after %lu pieces, were %u", t.n_chunks,
+		  (unsigned long) pieces, chunks);
+	CHECK(pieces > chunks, "%lu pieces for %u chunks: a chunk takes several", (unsigned long) pieces,
+		  chunks - t.n_chunks);
+	CHECK(faults == 0, "%lu faults while giving back in pieces", (unsigned long) faults);
+	/* Expiry between pieces: the chunk's freed entries stay off the free list. */
+	shrink_piece(&t, &h.env, UINT64_MAX, 16);
+	CHECK(t.giving_back, "a chunk half given back");
+	ck_expire(&t, &h.env, 2);
+	faults = give_back_faults(&t, &h.env, keys, next);
+	CHECK(faults == 0 && t.live > 0, "%lu faults after expiry, %lu live", (unsigned long) faults,
+		  (unsigned long) t.live);
+	/* Growth wanted with no free entry left, and no cap: the chunk is kept. */
+	chunks = t.n_chunks;
+	for (uint64_t k = 0; t.giving_back && k < 3 * n - next; k++)
+	{
+		put(&t, &h.env, keys[next] = key_of(next), 3);
+		next++;
+	}
+	CHECK(!t.giving_back && t.n_chunks == chunks, "growth keeps the chunk: %u chunks, were %u",
+		  t.n_chunks, chunks);
+	CHECK(give_back_faults(&t, &h.env, keys, next) == 0, "no faults after keeping the chunk");
+	/* At a cap that allows no more, growth evicts instead, and the chunk still goes. */
+	h.cap = h.used;
+	shrink_piece(&t, &h.env, UINT64_MAX, 16);
+	h.cap = h.used;
+	chunks = t.n_chunks;
+	CHECK(t.giving_back, "a chunk half given back at the cap");
+	for (uint64_t k = 0; k < 200 && next < 3 * n; k++)
+	{
+		faults += put(&t, &h.env, keys[next] = key_of(next), 4) != CK_INSERTED;
+		next++;
+	}
+	CHECK(faults == 0 && t.giving_back && t.evicted > 0,
+		  "%lu not inserted at the cap, evicted %lu, still giving back", (unsigned long) faults,
+		  (unsigned long) t.evicted);
+	while (t.n_chunks == chunks)
+		shrink_piece(&t, &h.env, UINT64_MAX, 16);
+	CHECK(give_back_faults(&t, &h.env, keys, next) == 0, "no faults after giving back at the cap");
+	free(keys);
+	close_table(&h, &t);
+}
+
 static void
 test_random_against_reference(void)
 {
@@ -712,6 +901,7 @@ int
 main(void)
 {
 	test_insert_lookup_and_growth();
+	test_deep_splits();
 	test_delete_during_growth();
 	test_expire();
 	test_random_against_reference();
@@ -719,6 +909,7 @@ main(void)
 	test_probabilistic_filter();
 	test_memory_cap_evicts_oldest();
 	test_shrink();
+	test_shrink_in_pieces();
 	test_touched_and_scan();
 	test_concurrent_inserts();
 	test_find_unlocked();
@@ -734,5 +925,6 @@ main(void)
 	test_random_against_reference();
 	test_memory_cap_evicts_oldest();
 	test_shrink();
+	test_shrink_in_pieces();
 	return unit_finish("test_cuckoo");
 }
