@@ -42,6 +42,13 @@ _PG_init(void)
 							64, 1, 10000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.log_long_holds",
+							"Logs each exclusive hold of a model's lock that lasts at least this long.",
+							"-1 turns it off.  The log line says how long of the hold the process was on the CPU, which tells the work done under the lock from time the machine gave to others.",
+							&monolith_log_long_holds_ms,
+							-1, -1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("monolith.progress_interval",
 							"Time between progress notices of monolith.train_query and monolith.evaluate.",
 							"0 turns the notices off.",

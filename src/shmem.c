@@ -17,8 +17,9 @@
  *	  waiting for a long training step stalls no other model.
  *	- ModelSlot.table_lock is the core's CK_LOCK_TABLE (see cuckoo.h).  A
  *	  backend checks the entry's generation right after taking it: a release
- *	  bumps the generation before it frees, so a state seen under the table
- *	  lock with the right generation is never freed under it.
+ *	  bumps the generation, then takes the lock once to wait out its holders,
+ *	  then frees, so a state seen under the table lock with the right
+ *	  generation is never freed under it.
  *	- ModelSlot.write_seq is odd while anyone holds the table lock exclusive,
  *	  and grows by one when it is taken and when it is released: a sequence
  *	  lock, for the core's reads without the table lock (env read_begin and
@@ -37,14 +38,18 @@
  * Memory under the cap.  Each live model's fair share is monolith.max_memory
  * over the number of live models, in every database.  While the area has
  * room a model may grow past its share.  When an allocation fails for a
- * model below its share, the models above theirs give back memory (their
- * least recently seen IDs, in whole chunks): at once, those whose locks are
- * free; the others at their own next training steps, which see the memory
- * pressure flag.  Under pressure a model at its share grows no more, so it
+ * model below its share, the models above theirs give back memory (an arena
+ * chunk at a time, in pieces of SHRINK_PIECE_IDS IDs moved or evicted, the
+ * least recently seen, a hold each): at once, those whose locks are free; the
+ * others at their own next training steps, which see the memory pressure
+ * flag.  Under pressure a model at its share grows no more, so it
  * makes room by evicting its own least recently seen IDs; the flag ends
  * once no model is above its share.  Lowering the cap raises the flag too.
  */
 #include "postgres.h"
+
+#include <sys/resource.h>
+#include <time.h>
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -101,6 +106,7 @@ typedef struct ModelState
 
 int			monolith_max_memory_mb = 1024;
 int			monolith_max_models = 64;
+int			monolith_log_long_holds_ms = -1;
 
 static MonolithShared *shared = NULL;
 static dsa_area *area = NULL;
@@ -322,6 +328,49 @@ model_lwlock(const ModelHandle *h, uint32_t id)
 	return &((ModelState *) ((char *) h->model - offsetof(ModelState, model)))->locks[id - 1];
 }
 
+/*
+ * This process's CPU time and involuntary context switches when its current
+ * exclusive hold began, taken only while monolith.log_long_holds is on.
+ */
+typedef struct HoldUsage
+{
+	bool		taken;
+	struct timespec cpu;
+	long		preempted;
+} HoldUsage;
+
+static HoldUsage hold_start;
+
+static void
+hold_usage_now(HoldUsage *usage)
+{
+	struct rusage ru;
+
+	/* The thread's CPU clock is exact, where rusage counts CPU time in ticks. */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &usage->cpu);
+	getrusage(RUSAGE_THREAD, &ru);
+	usage->preempted = ru.ru_nivcsw;
+	usage->taken = true;
+}
+
+/* Logs an exclusive hold of at least monolith.log_long_holds, from its usage. */
+static void
+log_long_hold(const ModelKey *key, double held_ms)
+{
+	HoldUsage	end;
+
+	hold_usage_now(&end);
+	ereport(LOG,
+			(errmsg("exclusive hold of the lock of model " INT64_FORMAT " of database %u lasted %.3f ms",
+					key->id, key->dboid, held_ms),
+			 errdetail_plural("The process was on the CPU for %.3f ms of it and was preempted %ld time.",
+							  "The process was on the CPU for %.3f ms of it and was preempted %ld times.",
+							  end.preempted - hold_start.preempted,
+							  (end.cpu.tv_sec - hold_start.cpu.tv_sec) * 1e3 +
+							  (end.cpu.tv_nsec - hold_start.cpu.tv_nsec) / 1e6,
+							  end.preempted - hold_start.preempted)));
+}
+
 /* Begins an exclusive hold of a table lock just taken: write_seq goes odd. */
 static void
 exclusive_begin(ModelSlot *slot)
@@ -330,6 +379,9 @@ exclusive_begin(ModelSlot *slot)
 	/* A full barrier each: the odd value is seen before any write under the lock. */
 	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) | 1);
 	pg_memory_barrier();
+	hold_start.taken = false;
+	if (monolith_log_long_holds_ms >= 0)
+		hold_usage_now(&hold_start);
 	INSTR_TIME_SET_CURRENT(slot->exclusive_since);
 }
 
@@ -354,17 +406,22 @@ static void
 table_unlock_exclusive(ModelSlot *slot)
 {
 	instr_time	held;
+	double		held_ms;
+	ModelKey	key = slot->key;
 
 	Assert(LWLockHeldByMeInMode(&slot->table_lock, LW_EXCLUSIVE));
 	/* Only the exclusive holder writes it: no atomics needed. */
 	INSTR_TIME_SET_CURRENT(held);
 	INSTR_TIME_SUBTRACT(held, slot->exclusive_since);
-	slot->longest_exclusive_ms = Max(slot->longest_exclusive_ms, INSTR_TIME_GET_MILLISEC(held));
+	held_ms = INSTR_TIME_GET_MILLISEC(held);
+	slot->longest_exclusive_ms = Max(slot->longest_exclusive_ms, held_ms);
 	pg_memory_barrier();
 	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) + 1);
 	/* A hint, read without the wait list's lock: at worst one pause too many or too few. */
 	waiters_at_release = !proclist_is_empty(&slot->table_lock.waiters);
 	LWLockRelease(&slot->table_lock);
+	if (hold_start.taken && monolith_log_long_holds_ms >= 0 && held_ms >= monolith_log_long_holds_ms)
+		log_long_hold(&key, held_ms);
 }
 
 /* A pause before the next piece of an operation, for waiters to take the lock. */
@@ -821,11 +878,19 @@ shmem_release(ReleaseScope scope, const ModelKey *key)
 		if (!slot->dying || slot->dying_by != MyProcPid)
 			continue;
 		handle_bind(&h, i);
+
+		/*
+		 * Whoever takes the table lock from now on finds the new generation
+		 * and touches nothing, and readers without it find write_seq moved:
+		 * so once the lock has been taken, waiting out those who held it,
+		 * the state is freed without it, which for millions of IDs takes
+		 * tens of milliseconds.
+		 */
 		table_lock_exclusive(slot);
+		table_unlock_exclusive(slot);
 		model_destroy(h.model, &h.env);
 		dsa_free(area, slot->state);
 		slot->state = InvalidDsaPointer;
-		table_unlock_exclusive(slot);
 
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 		slot->dying = false;

@@ -54,6 +54,7 @@ typedef struct ModelStats
 
 extern int	monolith_max_memory_mb;
 extern int	monolith_max_models;
+extern int	monolith_log_long_holds_ms;
 
 extern void shmem_install_hooks(void);
 extern void shmem_require(void);

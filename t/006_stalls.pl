@@ -1,7 +1,8 @@
 # A huge training statement stalls nobody: beside one that trains a million
 # new IDs in examples of 100,000, scorers with a 300 ms statement_timeout
 # never time out, a second model trains at once, and the statement itself
-# ends promptly when cancelled, its model whole.
+# ends promptly when cancelled, its model whole.  monolith.log_long_holds
+# logs the holds of the lock.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -60,6 +61,20 @@ my ($ids, $found) = split /\|/, $node->safe_psql('postgres', q{
 	  FROM monolith.models m WHERE m.name = 'big'});
 cmp_ok($ids, '>', 0, "the model keeps the IDs trained before the cancel ($ids)");
 is($node->safe_psql('postgres', q{SELECT monolith.train('big', true, 1) > 0}), 't', 'and trains on');
+
+# Long holds can be logged, each with the time its holder was on the CPU;
+# only a superuser may turn that on.
+my $log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+	SET monolith.log_long_holds = 0;
+	SELECT count(monolith.train('big', true, ids))
+	  FROM (SELECT array_agg(i) AS ids FROM generate_series(5000001, 5200000) i GROUP BY i / 100000) b});
+like(slurp_file($node->logfile, $log_offset),
+	qr/exclusive hold of the lock of model \d+ of database \d+ lasted [\d.]+ ms\n.*DETAIL:  The process was on the CPU for [\d.]+ ms of it and was preempted \d+ times/,
+	'monolith.log_long_holds logs each hold with its time on the CPU');
+$node->safe_psql('postgres', 'CREATE ROLE plain');
+($ret, $out, $err) = $node->psql('postgres', 'SET ROLE plain; SET monolith.log_long_holds = 0');
+like($err, qr/permission denied to set parameter "monolith.log_long_holds"/, 'which a plain role may not set');
 
 $node->stop;
 done_testing();
