@@ -16,8 +16,10 @@
 #define CK_BFS_MAX_DEPTH 5
 /* Least-recently-seen eviction compares this many candidate entries... */
 #define CK_EVICT_SAMPLE 8
-/* ... whose buckets' entries it asks for this many buckets ahead. */
+/* ... whose buckets' entries it asks for this many buckets ahead... */
 #define CK_SAMPLE_AHEAD 2
+/* ... and, giving a chunk back, from no more than this many buckets. */
+#define CK_EVICT_SCAN 64
 /* The sketch halves after this many sightings per counter of a row. */
 #define CK_SKETCH_AGING 8
 
@@ -666,6 +668,13 @@ last_chunk_end(const CuckooTable *t)
 	return t->next_fresh < end ? t->next_fresh : end;
 }
 
+/* Whether a free entry stays off the free list: one of a chunk being given back. */
+static inline bool
+kept_off_list(const CuckooTable *t, uint32_t ref)
+{
+	return t->giving_back && ref >= last_chunk_first(t);
+}
+
 /* Pops a reference from the free list; 0 if it is empty. */
 static uint32_t
 arena_pop(CuckooTable *t, const CoreEnv *env)
@@ -704,8 +713,8 @@ arena_put(CuckooTable *t, const CoreEnv *env, uint32_t ref)
 	CuckooEntry *e = entry_at(t, env, ref);
 
 	e->meta = 0;
-	if (t->giving_back && ref >= last_chunk_first(t))
-		return;					/* kept off the list: see give_back_begin */
+	if (kept_off_list(t, ref))
+		return;
 	e->key = t->free_head;
 	e->last_seen = 0;
 	if (t->free_head != 0)
@@ -727,6 +736,14 @@ arena_unlink(CuckooTable *t, const CoreEnv *env, uint32_t ref)
 		t->free_head = next;
 	if (next != 0)
 		entry_at(t, env, next)->last_seen = prev;
+}
+
+/* Takes a free entry for a new key: off the free list, if it is on it. */
+static void
+arena_claim(CuckooTable *t, const CoreEnv *env, uint32_t ref)
+{
+	if (!kept_off_list(t, ref))
+		arena_unlink(t, env, ref);
 }
 
 /*
@@ -1222,24 +1239,26 @@ sample_bucket(const CuckooTable *t, const CoreEnv *env, CuckooBucket *b, Evictio
 
 /*
  * Fills the sample with occupied slots from bucket b of segment n on,
- * through that segment and then the others in turn.
+ * through that segment and then the others in turn, looking at max_buckets
+ * buckets at most.
  */
 static void
 sample_from(const CuckooTable *t, const CoreEnv *env, uint32_t n, uint64_t b,
-			EvictionSample *sample)
+			EvictionSample *sample, uint64_t max_buckets)
 {
-	for (uint32_t k = 0; k < t->n_segments && sample->seen < CK_EVICT_SAMPLE; k++)
+	for (uint32_t k = 0; k < t->n_segments && sample->seen < CK_EVICT_SAMPLE && max_buckets > 0; k++)
 	{
 		CuckooBucket *buckets = env_address(env, segment_record(t, env, (n + k) % t->n_segments)->buckets);
 		uint64_t	mask = segment_mask(t);
 
 		for (uint64_t i = 0; i < CK_SAMPLE_AHEAD && i <= mask; i++)
 			prefetch_entries(t, env, &buckets[(b + i) & mask]);
-		for (uint64_t i = 0; i <= mask && sample->seen < CK_EVICT_SAMPLE; i++)
+		for (uint64_t i = 0; i <= mask && sample->seen < CK_EVICT_SAMPLE && max_buckets > 0; i++)
 		{
 			if (i + CK_SAMPLE_AHEAD <= mask)
 				prefetch_entries(t, env, &buckets[(b + i + CK_SAMPLE_AHEAD) & mask]);
 			sample_bucket(t, env, &buckets[(b + i) & mask], sample);
+			max_buckets--;
 		}
 		b = 0;
 	}
@@ -1266,7 +1285,7 @@ evict_sampled(CuckooTable *t, const CoreEnv *env, const EvictionSample *sample)
  * segment and then the others.  Sampled LRU costs O(1) where an exact LRU
  * list would cost a shared write per lookup.  Table lock exclusive.
  */
-static bool
+static uint32_t
 evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
 	KeyPlace	p = table_place(t, key);
@@ -1275,22 +1294,27 @@ evict_one(CuckooTable *t, const CoreEnv *env, uint64_t key)
 
 	sample_bucket(t, env, &home.buckets[p.b1], &sample);
 	sample_bucket(t, env, &home.buckets[p.b2], &sample);
-	sample_from(t, env, home.number, p.b1 + 1, &sample);
-	return evict_sampled(t, env, &sample) != 0;
+	sample_from(t, env, home.number, p.b1 + 1, &sample, UINT64_MAX);
+	return evict_sampled(t, env, &sample);
 }
 
 /*
- * Evicts the least recently seen of a sample taken from a random place;
- * its reference, or 0 if the table is empty.  Table lock exclusive.
+ * Evicts live entry r of the chunk being given back, or an older one of a
+ * sample from a random place whose scan looks at CK_EVICT_SCAN buckets at
+ * most, so that an index almost emptied costs no more than a full one.
+ * Table lock exclusive.
  */
-static uint32_t
-evict_anywhere(CuckooTable *t, const CoreEnv *env)
+static void
+evict_beside(CuckooTable *t, const CoreEnv *env, uint32_t r)
 {
 	uint64_t	draw = ck_mix64(++t->eviction_draws);
-	EvictionSample sample = {NULL, -1, UINT32_MAX, 0};
+	CuckooEntry *e = entry_at(t, env, r);
+	CuckooBucket *b;
+	int			s = find_slot(t, env, e->key, &b);
+	EvictionSample sample = {b, s, e->last_seen, 1};
 
-	sample_from(t, env, (uint32_t) (draw % t->n_segments), draw >> 32, &sample);
-	return evict_sampled(t, env, &sample);
+	sample_from(t, env, (uint32_t) (draw % t->n_segments), draw >> 32, &sample, CK_EVICT_SCAN);
+	evict_sampled(t, env, &sample);
 }
 
 /*
@@ -1332,8 +1356,8 @@ give_back_begin(CuckooTable *t, const CoreEnv *env)
 }
 
 /*
- * Empties the chunk being given back further down, by at most *work live
- * entries (counted down); frees it once it is empty.
+ * Empties the chunk being given back further down, with at most *work
+ * entries moved or evicted (counted down); frees it once it is empty.
  */
 static void
 give_back_piece(CuckooTable *t, const CoreEnv *env, uint32_t *work)
@@ -1344,25 +1368,19 @@ give_back_piece(CuckooTable *t, const CoreEnv *env, uint32_t *work)
 	{
 		uint32_t	r = t->give_back_at - 1;
 
-		if (!(entry_at(t, env, r)->meta & CK_META_LIVE))
-			continue;
-		if (*work == 0)
-			return;
-		(*work)--;
-		for (;;)
+		while (entry_at(t, env, r)->meta & CK_META_LIVE)
 		{
-			uint32_t	to = arena_pop(t, env);
+			uint32_t	to;
 
+			if (*work == 0)
+				return;
+			(*work)--;
+			to = arena_pop(t, env);
 			if (to != 0)
-			{
 				entry_move(t, env, r, to);
-				break;
-			}
-			/* Evicts r itself, perhaps, or one of the chunk kept off the list: then on. */
-			if (evict_anywhere(t, env) == 0)
-				return;			/* an empty table: never while r lives */
-			if (!(entry_at(t, env, r)->meta & CK_META_LIVE))
-				break;
+			else
+				/* r itself, or another, perhaps of this chunk and kept off the list: then on. */
+				evict_beside(t, env, r);
 		}
 	}
 	table_free(t, env, ((MemHandle *) env_address(env, t->chunk_dir))[--t->n_chunks],
@@ -1432,15 +1450,16 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 	ref = arena_take(t, env);
 	if (ref == 0 && arena_grow(t, env))
 		ref = arena_take(t, env);
-	/* An entry evicted from a chunk being given back makes no room: evict on. */
-	while (ref == 0)
+	if (ref == 0)
 	{
-		if (!evict_one(t, env, key))
+		/* At the cap: the entry of the least recently seen of a sample. */
+		ref = evict_one(t, env, key);
+		if (ref == 0)
 		{
 			__atomic_add_fetch(&t->refused, 1, __ATOMIC_RELAXED);
 			return CK_NO_MEMORY;
 		}
-		ref = arena_take(t, env);
+		arena_claim(t, env, ref);
 	}
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);

@@ -68,6 +68,17 @@
 /* Bytes of the DSA area kept in the fixed segment, before any DSM segment. */
 #define DSA_IN_PLACE_SIZE (1024 * 1024)
 
+/*
+ * The exclusive holder's CPU time and involuntary context switches when its
+ * hold began, taken only while monolith.log_long_holds is on.
+ */
+typedef struct HoldUsage
+{
+	bool		taken;
+	struct timespec cpu;
+	long		preempted;
+} HoldUsage;
+
 typedef struct ModelSlot
 {
 	LWLock		table_lock;
@@ -80,6 +91,7 @@ typedef struct ModelSlot
 	dsa_pointer state;
 	instr_time	exclusive_since;	/* when the exclusive holder took it */
 	double		longest_exclusive_ms;	/* the longest exclusive hold yet */
+	HoldUsage	hold_usage;		/* the exclusive holder's, for monolith.log_long_holds */
 } ModelSlot;
 
 typedef struct MonolithShared
@@ -328,19 +340,6 @@ model_lwlock(const ModelHandle *h, uint32_t id)
 	return &((ModelState *) ((char *) h->model - offsetof(ModelState, model)))->locks[id - 1];
 }
 
-/*
- * This process's CPU time and involuntary context switches when its current
- * exclusive hold began, taken only while monolith.log_long_holds is on.
- */
-typedef struct HoldUsage
-{
-	bool		taken;
-	struct timespec cpu;
-	long		preempted;
-} HoldUsage;
-
-static HoldUsage hold_start;
-
 static void
 hold_usage_now(HoldUsage *usage)
 {
@@ -355,7 +354,7 @@ hold_usage_now(HoldUsage *usage)
 
 /* Logs an exclusive hold of at least monolith.log_long_holds, from its usage. */
 static void
-log_long_hold(const ModelKey *key, double held_ms)
+log_long_hold(const ModelKey *key, const HoldUsage *start, double held_ms)
 {
 	HoldUsage	end;
 
@@ -365,10 +364,10 @@ log_long_hold(const ModelKey *key, double held_ms)
 					key->id, key->dboid, held_ms),
 			 errdetail_plural("The process was on the CPU for %.3f ms of it and was preempted %ld time.",
 							  "The process was on the CPU for %.3f ms of it and was preempted %ld times.",
-							  end.preempted - hold_start.preempted,
-							  (end.cpu.tv_sec - hold_start.cpu.tv_sec) * 1e3 +
-							  (end.cpu.tv_nsec - hold_start.cpu.tv_nsec) / 1e6,
-							  end.preempted - hold_start.preempted)));
+							  end.preempted - start->preempted,
+							  (end.cpu.tv_sec - start->cpu.tv_sec) * 1e3 +
+							  (end.cpu.tv_nsec - start->cpu.tv_nsec) / 1e6,
+							  end.preempted - start->preempted)));
 }
 
 /* Begins an exclusive hold of a table lock just taken: write_seq goes odd. */
@@ -379,9 +378,10 @@ exclusive_begin(ModelSlot *slot)
 	/* A full barrier each: the odd value is seen before any write under the lock. */
 	pg_atomic_write_u32(&slot->write_seq, pg_atomic_read_u32(&slot->write_seq) | 1);
 	pg_memory_barrier();
-	hold_start.taken = false;
+	/* Per slot, not per process: a holder may take another model's lock meanwhile. */
+	slot->hold_usage.taken = false;
 	if (monolith_log_long_holds_ms >= 0)
-		hold_usage_now(&hold_start);
+		hold_usage_now(&slot->hold_usage);
 	INSTR_TIME_SET_CURRENT(slot->exclusive_since);
 }
 
@@ -408,6 +408,7 @@ table_unlock_exclusive(ModelSlot *slot)
 	instr_time	held;
 	double		held_ms;
 	ModelKey	key = slot->key;
+	HoldUsage	usage = slot->hold_usage;
 
 	Assert(LWLockHeldByMeInMode(&slot->table_lock, LW_EXCLUSIVE));
 	/* Only the exclusive holder writes it: no atomics needed. */
@@ -420,8 +421,8 @@ table_unlock_exclusive(ModelSlot *slot)
 	/* A hint, read without the wait list's lock: at worst one pause too many or too few. */
 	waiters_at_release = !proclist_is_empty(&slot->table_lock.waiters);
 	LWLockRelease(&slot->table_lock);
-	if (hold_start.taken && monolith_log_long_holds_ms >= 0 && held_ms >= monolith_log_long_holds_ms)
-		log_long_hold(&key, held_ms);
+	if (usage.taken && monolith_log_long_holds_ms >= 0 && held_ms >= monolith_log_long_holds_ms)
+		log_long_hold(&key, &usage, held_ms);
 }
 
 /* A pause before the next piece of an operation, for waiters to take the lock. */
@@ -716,20 +717,24 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 /*
  * IDs a model moves or evicts to give memory back in one exclusive hold at
  * most, and holds it takes one after another, letting others in between,
- * where it holds no lock: enough to give back an arena chunk.
+ * where it holds no lock: enough to give back an arena chunk, each of whose
+ * IDs may cost an eviction and a move.
  */
-#define SHRINK_PIECE_IDS 32
-#define SHRINK_PIECES ((1 << CK_CHUNK_LOG2_DEFAULT) / SHRINK_PIECE_IDS + 1)
+#define SHRINK_PIECE_IDS 64
+#define SHRINK_PIECES ((2 << CK_CHUNK_LOG2_DEFAULT) / SHRINK_PIECE_IDS + 1)
 
 /*
  * Makes the models above their fair shares, but model except, give back up
  * to wanted bytes together, in at most max_pieces pieces; only those whose
  * table locks are free, taken without waiting, as the caller may hold one.
- * Sets *any_over if some model is above its share.  Returns the bytes given
- * back.
+ * With pause, it pauses between pieces for their locks' waiters (holding
+ * the registry lock shared meanwhile: a model made or dropped then waits
+ * for those pauses, a few milliseconds at most).  Sets *any_over if some
+ * model is above its share.  Returns the bytes given back.
  */
 static uint64
-shrink_others(int except, uint64 share, uint64 wanted, int max_pieces, bool *any_over)
+shrink_others(int except, uint64 share, uint64 wanted, int max_pieces, bool pause,
+			  bool *any_over)
 {
 	static ModelHandle *other = NULL;
 	uint64		freed = 0;
@@ -766,7 +771,8 @@ shrink_others(int except, uint64 share, uint64 wanted, int max_pieces, bool *any
 			exclusive_begin(slot);
 			given += model_shrink(other->model, &other->env, asked - given, SHRINK_PIECE_IDS);
 			table_unlock_exclusive(slot);
-			yield_to_waiters();
+			if (pause)
+				yield_to_waiters();
 		}
 		freed += given;
 	}
@@ -789,10 +795,13 @@ reclaim_for(uint64 own_bytes, int self, uint64 share, uint64 wanted)
 	if (own_bytes + wanted > share)
 		return false;			/* at its share: its own IDs make room */
 	pg_atomic_write_u32(&shared->memory_pressure, 1);
-	/* One piece only from a caller holding its own table lock exclusive. */
+	/*
+	 * One piece only from a caller holding its own table lock exclusive, and
+	 * no pause from one that may hold a lock (the registry's, making a model).
+	 */
 	return shrink_others(self, share, wanted,
 						 self >= 0 && LWLockHeldByMeInMode(&shared->models[self].table_lock, LW_EXCLUSIVE) ?
-						 1 : SHRINK_PIECES, &any_over) > 0;
+						 1 : SHRINK_PIECES, false, &any_over) > 0;
 }
 
 /*
@@ -805,8 +814,18 @@ void
 shmem_relieve_pressure(ModelHandle *h)
 {
 	uint64		share = fair_share();
-	uint64		bytes = state_bytes(h->model);
+	uint64		bytes;
 	bool		any_over;
+
+	/* Under the registry lock, so that a model dropped since is not read. */
+	LWLockAcquire(shared->lock, LW_SHARED);
+	if (shared->models[h->registry_index].generation != h->generation)
+	{
+		LWLockRelease(shared->lock);
+		return;
+	}
+	bytes = state_bytes(h->model);
+	LWLockRelease(shared->lock);
 
 	if (bytes > share)
 	{
@@ -821,7 +840,7 @@ shmem_relieve_pressure(ModelHandle *h)
 		}
 		return;
 	}
-	shrink_others(h->registry_index, share, UINT64_MAX, SHRINK_PIECES, &any_over);
+	shrink_others(h->registry_index, share, UINT64_MAX, SHRINK_PIECES, true, &any_over);
 	if (!any_over)
 		pg_atomic_write_u32(&shared->memory_pressure, 0);
 }

@@ -545,6 +545,48 @@ test_shrink_in_pieces(void)
 	close_table(&h, &t);
 }
 
+/*
+ * Every piece's work is bounded, evictions counted: a table of one chunk,
+ * whose evictions all land in the chunk being given back, evicts one ID a
+ * unit of work; and an insert at the cap meanwhile evicts one ID and takes
+ * its entry, even one of that chunk.
+ */
+static void
+test_shrink_piece_bounds(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	const uint64_t n = 1024;
+	uint64_t	keys[1025];
+	uint64_t	evicted;
+
+	small_config(&c);
+	c.chunk_log2 = 10;
+	open_table(&h, &t, &c, 0);
+	/* Older first: least-recently-seen eviction would reach the chunk's top last. */
+	for (uint64_t i = 0; i < n; i++)
+		put(&t, &h.env, key_of(i), (uint32_t) (5000 - i));
+	CHECK(t.n_chunks == 1 && t.live == n, "one full chunk: %u chunks, %lu live", t.n_chunks,
+		  (unsigned long) t.live);
+	shrink_piece(&t, &h.env, UINT64_MAX, 1);
+	CHECK(t.evicted == 1 && t.live == n - 1 && t.giving_back,
+		  "a piece of one unit evicted %lu, %lu live", (unsigned long) t.evicted, (unsigned long) t.live);
+	shrink_piece(&t, &h.env, UINT64_MAX, 100);
+	CHECK(t.evicted == 101 && t.giving_back, "a piece of 100 units evicted %lu",
+		  (unsigned long) t.evicted);
+	h.cap = h.used;
+	evicted = t.evicted;
+	CHECK(put(&t, &h.env, key_of(n), 6000) == CK_INSERTED && t.evicted == evicted + 1,
+		  "an insert at the cap evicts one ID (%lu) and goes in", (unsigned long) (t.evicted - evicted));
+	CHECK(ck_find(&t, &h.env, key_of(n)) != NULL && t.live == n - 101,
+		  "it is found, %lu live", (unsigned long) t.live);
+	for (uint64_t i = 0; i <= n; i++)
+		keys[i] = key_of(i);
+	CHECK(give_back_faults(&t, &h.env, keys, n + 1) == 0, "no faults after the bounded pieces");
+	close_table(&h, &t);
+}
+
 static void
 test_random_against_reference(void)
 {
@@ -910,6 +952,7 @@ main(void)
 	test_memory_cap_evicts_oldest();
 	test_shrink();
 	test_shrink_in_pieces();
+	test_shrink_piece_bounds();
 	test_touched_and_scan();
 	test_concurrent_inserts();
 	test_find_unlocked();
@@ -926,5 +969,6 @@ main(void)
 	test_memory_cap_evicts_oldest();
 	test_shrink();
 	test_shrink_in_pieces();
+	test_shrink_piece_bounds();
 	return unit_finish("test_cuckoo");
 }
