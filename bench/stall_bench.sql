@@ -16,6 +16,16 @@ CREATE TABLE waits (phase text, model text, call int, ms float8);
 -- The statements: what they did, and their model's figures after.
 CREATE TABLE training (what text, started timestamptz, finished timestamptz, ids bigint,
                        bytes_before bigint, bytes_after bigint, longest_exclusive_ms float8);
+-- Trains a model on ten million new IDs, examples of 100,000, recorded as a
+-- statement (its row committed with its end, which scorers beside wait for).
+CREATE FUNCTION train_ten_million(statement text, model text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO training (what, started) VALUES (statement, clock_timestamp());
+	PERFORM count(monolith.train(model, true, ids))
+	   FROM (SELECT array_agg(i) AS ids FROM generate_series(1, 10000000) i GROUP BY i / 100000) batches;
+	PERFORM statement_ended(statement, model);
+END
+$$;
 -- Marks a statement ended, with its model's figures.
 CREATE FUNCTION statement_ended(statement text, model text) RETURNS void LANGUAGE sql AS $$
 	UPDATE training SET finished = clock_timestamp(), (ids, bytes_after, longest_exclusive_ms) =
@@ -52,16 +62,10 @@ $$;
 SELECT score_for('idle', 3);
 \endif
 \if :alone
-INSERT INTO training (what, started) VALUES ('alone', clock_timestamp());
-SELECT count(monolith.train('alone', true, ids))
-  FROM (SELECT array_agg(i) AS ids FROM generate_series(1, 10000000) i GROUP BY i / 100000) batches \gset
-SELECT statement_ended('alone', 'alone');
+SELECT train_ten_million('alone', 'alone') \gset
 \endif
 \if :train
-INSERT INTO training (what, started) VALUES ('beside', clock_timestamp());
-SELECT count(monolith.train('big', true, ids))
-  FROM (SELECT array_agg(i) AS ids FROM generate_series(1, 10000000) i GROUP BY i / 100000) batches \gset
-SELECT statement_ended('beside', 'big');
+SELECT train_ten_million('beside', 'big') \gset
 \endif
 \if :lower_cap
 -- The cap, lowered so that the big model's share (half, beside the served

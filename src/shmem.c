@@ -724,6 +724,36 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 #define SHRINK_PIECES ((2 << CK_CHUNK_LOG2_DEFAULT) / SHRINK_PIECE_IDS + 1)
 
 /*
+ * Makes the model of handle h give back asked bytes, a piece a hold of its
+ * table lock exclusive, in at most *pieces holds (counted down): its own
+ * model's lock waited for (which checks that the model still exists),
+ * another's taken only if free, as the caller may hold a lock.  With pause,
+ * it lets the lock's waiters in between holds.  Returns the bytes given back.
+ */
+static uint64
+give_back_pieces(ModelHandle *h, uint64 asked, int *pieces, bool own, bool pause)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+	uint64		given = 0;
+
+	while (given < asked && *pieces > 0)
+	{
+		if (own)
+			h->env.lock(h->env.lock_ctx, CK_LOCK_TABLE, true);
+		else if (LWLockConditionalAcquire(&slot->table_lock, LW_EXCLUSIVE))
+			exclusive_begin(slot);
+		else
+			break;
+		(*pieces)--;
+		given += model_shrink(h->model, &h->env, asked - given, SHRINK_PIECE_IDS);
+		table_unlock_exclusive(slot);
+		if (pause)
+			yield_to_waiters();
+	}
+	return given;
+}
+
+/*
  * Makes the models above their fair shares, but model except, give back up
  * to wanted bytes together, in at most max_pieces pieces; only those whose
  * table locks are free, taken without waiting, as the caller may hold one.
@@ -754,8 +784,6 @@ shrink_others(int except, uint64 share, uint64 wanted, int max_pieces, bool paus
 	{
 		ModelSlot  *slot = &shared->models[i];
 		uint64		bytes;
-		uint64		asked;
-		uint64		given = 0;
 
 		if (i == except || !slot->in_use)
 			continue;
@@ -763,18 +791,8 @@ shrink_others(int except, uint64 share, uint64 wanted, int max_pieces, bool paus
 		if (bytes <= share)
 			continue;
 		*any_over = true;
-		asked = Min(bytes - share, wanted - freed);
 		handle_bind(other, i);
-		while (given < asked && max_pieces-- > 0 &&
-			   LWLockConditionalAcquire(&slot->table_lock, LW_EXCLUSIVE))
-		{
-			exclusive_begin(slot);
-			given += model_shrink(other->model, &other->env, asked - given, SHRINK_PIECE_IDS);
-			table_unlock_exclusive(slot);
-			if (pause)
-				yield_to_waiters();
-		}
-		freed += given;
+		freed += give_back_pieces(other, Min(bytes - share, wanted - freed), &max_pieces, false, pause);
 	}
 	if (!registry_held)
 		LWLockRelease(shared->lock);
@@ -829,15 +847,9 @@ shmem_relieve_pressure(ModelHandle *h)
 
 	if (bytes > share)
 	{
-		uint64		given = 0;
+		int			pieces = SHRINK_PIECES;
 
-		for (int piece = 0; piece < SHRINK_PIECES && given < bytes - share; piece++)
-		{
-			h->env.lock(h->env.lock_ctx, CK_LOCK_TABLE, true);
-			given += model_shrink(h->model, &h->env, bytes - share - given, SHRINK_PIECE_IDS);
-			h->env.unlock(h->env.lock_ctx, CK_LOCK_TABLE);
-			yield_to_waiters();
-		}
+		give_back_pieces(h, bytes - share, &pieces, true, true);
 		return;
 	}
 	shrink_others(h->registry_index, share, UINT64_MAX, SHRINK_PIECES, true, &any_over);
