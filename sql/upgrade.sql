@@ -1,4 +1,4 @@
--- From 0.1.0 through 0.2.0 to 0.3.0.  The library refuses to use models
+-- From 0.1.0 through 0.2.0 and 0.3.0 to 0.4.0.  The library refuses to use models
 -- until the installed SQL is brought up to date: before 0.3.0 models had no
 -- owners, so nobody's privileges on them could be checked.
 DROP EXTENSION monolith;
@@ -31,5 +31,20 @@ SELECT name, hidden FROM monolith.models ORDER BY name;
 -- the triggers that tie a model's parameters to its row came with the update
 SELECT tgname, tgenabled FROM pg_trigger
  WHERE tgrelid = 'monolith.model_definitions'::regclass ORDER BY 1;
+
+-- 0.4.0: rows inserted into a table train at commit, and monolith.models
+-- counts what became of them
+ALTER EXTENSION monolith UPDATE TO '0.4.0';
+CREATE TABLE upgraded_events (u int, i int, label boolean);
+CREATE TRIGGER upgraded_train AFTER INSERT ON upgraded_events
+  REFERENCING NEW TABLE AS new FOR EACH STATEMENT
+  EXECUTE FUNCTION monolith.train_trigger('old', 'label');
+INSERT INTO upgraded_events VALUES (1, 2, true), (3, 4, false);
+BEGIN;
+INSERT INTO upgraded_events VALUES (5, 6, true);
+ROLLBACK;
+SELECT name, examples_trained, examples_committed, examples_rolled_back, examples_failed
+  FROM monolith.models ORDER BY name;
+DROP TABLE upgraded_events;
 DROP EXTENSION monolith;
 CREATE EXTENSION monolith;

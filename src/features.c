@@ -259,6 +259,101 @@ example_build(ExampleBuilder *b, const NullableDatum *inputs, ModelWork *work)
 	return (Example) {b->keys.keys, b->slot_end, b->numeric};
 }
 
+/* 0-based column named name in desc, or -1; errors if two columns share it. */
+static int
+column_named(TupleDesc desc, const char *name, const char *source)
+{
+	int			found = -1;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+		if (attr->attisdropped || strcmp(NameStr(attr->attname), name) != 0)
+			continue;
+		if (found >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("%s has more than one column named \"%s\"", source, name)));
+		found = i;
+	}
+	return found;
+}
+
+/*
+ * Maps def's inputs and the label to the columns of desc; source names the
+ * rows' origin in errors ("query", "table \"ratings\""), rows_name the rows
+ * themselves ("the query").
+ */
+void
+row_reader_init(RowReader *r, const ModelDef *def, TupleDesc desc, const char *label_column,
+				const char *source, const char *rows_name)
+{
+	int			n_inputs = def->n_slots + def->n_numeric;
+	Oid		   *types = palloc(sizeof(Oid) * n_inputs);
+	char	  **labels = palloc(sizeof(char *) * n_inputs);
+
+	r->def = def;
+	r->label_column = label_column;
+	r->rows_name = rows_name;
+	r->input_attnos = palloc(sizeof(int) * n_inputs);
+	r->inputs = palloc(sizeof(NullableDatum) * n_inputs);
+	r->n_attrs_needed = 0;
+	for (int i = 0; i < n_inputs; i++)
+	{
+		const char *name = i < def->n_slots ? def->slot_names[i] :
+			def->numeric_names[i - def->n_slots];
+		int			attno = column_named(desc, name, source);
+
+		if (attno < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("%s has no column \"%s\"", source, name),
+					 errdetail("Model \"%s\" reads each feature from the column named after its slot or numeric feature.",
+							   def->name)));
+		r->input_attnos[i] = attno;
+		labels[i] = psprintf("column \"%s\"", name);
+		types[i] = TupleDescAttr(desc, attno)->atttypid;
+		r->n_attrs_needed = Max(r->n_attrs_needed, attno + 1);
+	}
+	r->label_attno = column_named(desc, label_column, source);
+	if (r->label_attno < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s has no label column \"%s\"", source, label_column),
+				 errhint("Name the label column with the label argument.")));
+	r->label_type = TupleDescAttr(desc, r->label_attno)->atttypid;
+	label_check_type(r->label_type);
+	r->n_attrs_needed = Max(r->n_attrs_needed, r->label_attno + 1);
+	example_builder_init(&r->builder, def, types, labels);
+}
+
+/*
+ * The example and label of the row in slot, the row_number-th (from 1) of
+ * its rows; allocates in the current memory context.
+ */
+Example
+row_reader_read(RowReader *r, TupleTableSlot *slot, uint64 row_number, double *label,
+				ModelWork *work)
+{
+	int			n_inputs = r->def->n_slots + r->def->n_numeric;
+
+	slot_getsomeattrs(slot, r->n_attrs_needed);
+	if (slot->tts_isnull[r->label_attno])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("label must not be null"),
+				 errdetail("Row " UINT64_FORMAT " of %s has a null \"%s\".",
+						   row_number, r->rows_name, r->label_column)));
+	*label = label_from_datum(slot->tts_values[r->label_attno], r->label_type);
+	for (int i = 0; i < n_inputs; i++)
+	{
+		r->inputs[i].value = slot->tts_values[r->input_attnos[i]];
+		r->inputs[i].isnull = slot->tts_isnull[r->input_attnos[i]];
+	}
+	return example_build(&r->builder, r->inputs, work);
+}
+
 /*
  * The error for a prediction that is NaN (see require_prediction): the core
  * takes no step on a non-finite logit, so only a model whose weights already

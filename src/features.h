@@ -11,6 +11,7 @@
 
 #include <math.h>
 
+#include "executor/tuptable.h"
 #include "fmgr.h"
 
 #include "shmem.h"
@@ -51,11 +52,34 @@ typedef struct ExampleBuilder
 	float	   *floats;
 } ExampleBuilder;
 
+/*
+ * Reads examples from rows: each model input from the column named after its
+ * slot or numeric feature, the label from a named column, other columns
+ * ignored.  Set up once per query or statement from its row descriptor.
+ */
+typedef struct RowReader
+{
+	const ModelDef *def;
+	const char *label_column;
+	const char *rows_name;		/* "the query": names the rows in errors */
+	int		   *input_attnos;	/* 0-based column of each model input */
+	int			label_attno;
+	Oid			label_type;
+	int			n_attrs_needed;
+	NullableDatum *inputs;
+	ExampleBuilder builder;
+} RowReader;
+
 extern void require_not_null(FunctionCallInfo fcinfo, int arg, const char *what);
 extern void example_builder_init(ExampleBuilder *b, const ModelDef *def,
 								 const Oid *types, char **input_labels);
 extern Example example_build(ExampleBuilder *b, const NullableDatum *inputs,
 							 ModelWork *work);
+extern void row_reader_init(RowReader *r, const ModelDef *def, TupleDesc desc,
+							const char *label_column, const char *source,
+							const char *rows_name);
+extern Example row_reader_read(RowReader *r, TupleTableSlot *slot, uint64 row_number,
+							   double *label, ModelWork *work);
 extern void report_diverged(const ModelDef *def) pg_attribute_noreturn();
 extern void require_sampled_label(const ModelDef *def, double label);
 extern void label_check_type(Oid type);

@@ -10,6 +10,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "commit_train.h"
 #include "features.h"
 #include "lifecycle.h"
 #include "shmem.h"
@@ -59,5 +60,6 @@ _PG_init(void)
 	MarkGUCPrefixReserved("monolith");
 
 	lifecycle_install_callbacks();
+	commit_train_install_callbacks();
 	shmem_install_hooks();
 }

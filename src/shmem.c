@@ -92,6 +92,7 @@ typedef struct ModelSlot
 	instr_time	exclusive_since;	/* when the exclusive holder took it */
 	double		longest_exclusive_ms;	/* the longest exclusive hold yet */
 	HoldUsage	hold_usage;		/* the exclusive holder's, for monolith.log_long_holds */
+	pg_atomic_uint64 outcomes[N_COMMIT_OUTCOMES];	/* see shmem_count_outcome */
 } ModelSlot;
 
 typedef struct MonolithShared
@@ -179,6 +180,8 @@ monolith_shmem_startup(void)
 		{
 			LWLockInitialize(&shared->models[i].table_lock, shared->model_lock_tranche);
 			pg_atomic_init_u32(&shared->models[i].write_seq, 0);
+			for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
+				pg_atomic_init_u64(&shared->models[i].outcomes[o], 0);
 			shared->models[i].in_use = false;
 			shared->models[i].dying = false;
 		}
@@ -641,6 +644,8 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	slot->key = key_of(def);
 	shared->n_live++;
 	slot->longest_exclusive_ms = 0;
+	for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
+		pg_atomic_write_u64(&slot->outcomes[o], 0);
 	slot->in_use = true;
 	return index;
 }
@@ -929,6 +934,41 @@ shmem_release(ReleaseScope scope, const ModelKey *key)
 	}
 }
 
+/*
+ * Whether the handle's state is still the model's: not freed since the
+ * handle was bound, as it is once the model is dropped.
+ */
+bool
+shmem_model_alive(const ModelHandle *h)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+	bool		alive;
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	alive = slot->in_use && !slot->dying && slot->generation == h->generation;
+	LWLockRelease(shared->lock);
+	return alive;
+}
+
+/*
+ * Counts n examples captured to train at commit as having come to outcome,
+ * on the handle's model if it still lives.  Cannot fail: it is called after
+ * commits and in aborts.  The registry lock keeps the entry from being given
+ * to another model meanwhile.
+ */
+void
+shmem_count_outcome(const ModelHandle *h, CommitOutcome outcome, uint64 n)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+
+	if (n == 0)
+		return;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	if (slot->in_use && slot->generation == h->generation)
+		pg_atomic_fetch_add_u64(&slot->outcomes[outcome], n);
+	LWLockRelease(shared->lock);
+}
+
 /* Copies the figures of this database's live models of an installation into out[0..max). */
 int
 shmem_collect_stats(Oid extension, ModelStats *out, int max)
@@ -952,6 +992,8 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 		out[n].evicted = __atomic_load_n(&model->table.evicted, __ATOMIC_RELAXED);
 		out[n].refused = __atomic_load_n(&model->table.refused, __ATOMIC_RELAXED);
 		out[n].longest_exclusive_ms = slot->longest_exclusive_ms;
+		for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
+			out[n].outcomes[o] = pg_atomic_read_u64(&slot->outcomes[o]);
 		n++;
 	}
 	LWLockRelease(shared->lock);

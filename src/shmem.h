@@ -40,6 +40,15 @@ typedef struct ModelHandle
 	ModelSnapshot snapshot;		/* for predictions without the table lock */
 } ModelHandle;
 
+/* What became of examples captured to train at commit (see commit_train.c). */
+typedef enum CommitOutcome
+{
+	COMMIT_TRAINED,				/* their transaction committed and the model took them */
+	COMMIT_ROLLED_BACK,			/* their transaction or subtransaction rolled back */
+	COMMIT_FAILED,				/* their transaction committed but training failed */
+	N_COMMIT_OUTCOMES
+} CommitOutcome;
+
 /* Figures of one live model, for monolith.models. */
 typedef struct ModelStats
 {
@@ -50,6 +59,7 @@ typedef struct ModelStats
 	uint64		evicted;
 	uint64		refused;		/* admitted IDs that found no memory */
 	double		longest_exclusive_ms;	/* of the model's table lock */
+	uint64		outcomes[N_COMMIT_OUTCOMES];	/* of examples captured to train at commit */
 } ModelStats;
 
 extern int	monolith_max_memory_mb;
@@ -60,6 +70,8 @@ extern void shmem_install_hooks(void);
 extern void shmem_require(void);
 extern void shmem_assign_max_memory(int newval, void *extra);
 extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);
+extern bool shmem_model_alive(const ModelHandle *h);
+extern void shmem_count_outcome(const ModelHandle *h, CommitOutcome outcome, uint64 n);
 extern void shmem_release(ReleaseScope scope, const ModelKey *key);
 extern int	shmem_collect_stats(Oid extension, ModelStats *out, int max);
 extern void shmem_usage(int *live, uint64 *bytes);

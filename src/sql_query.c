@@ -49,13 +49,7 @@ typedef struct QueryPass
 	const char *label_column;
 	MemoryContext row_context;	/* reset after every row */
 
-	/* Set up from the query's columns when it starts. */
-	int		   *input_attnos;	/* 0-based column of each model input */
-	int			label_attno;
-	Oid			label_type;
-	int			n_attrs_needed;
-	NullableDatum *inputs;
-	ExampleBuilder builder;
+	RowReader	reader;			/* set up from the query's columns when it starts */
 
 	/* Figures so far. */
 	uint64		rows;
@@ -68,66 +62,14 @@ typedef struct QueryPass
 	TimestampTz last_progress;
 } QueryPass;
 
-/* 0-based column named name in desc, or -1; errors if two columns share it. */
-static int
-column_named(TupleDesc desc, const char *name)
-{
-	int			found = -1;
-
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(desc, i);
-
-		if (attr->attisdropped || strcmp(NameStr(attr->attname), name) != 0)
-			continue;
-		if (found >= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
-					 errmsg("query has more than one column named \"%s\"", name)));
-		found = i;
-	}
-	return found;
-}
-
 /* Maps the model's inputs and the label to the query's columns. */
 static void
 pass_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
 	QueryPass  *pass = (QueryPass *) self;
-	const ModelDef *def = &pass->handle.def;
-	int			n_inputs = def->n_slots + def->n_numeric;
-	Oid		   *types = palloc(sizeof(Oid) * n_inputs);
-	char	  **labels = palloc(sizeof(char *) * n_inputs);
 
-	pass->input_attnos = palloc(sizeof(int) * n_inputs);
-	pass->inputs = palloc(sizeof(NullableDatum) * n_inputs);
-	for (int i = 0; i < n_inputs; i++)
-	{
-		const char *name = i < def->n_slots ? def->slot_names[i] :
-			def->numeric_names[i - def->n_slots];
-		int			attno = column_named(desc, name);
-
-		if (attno < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("query has no column \"%s\"", name),
-					 errdetail("Model \"%s\" reads each feature from the column named after its slot or numeric feature.",
-							   def->name)));
-		pass->input_attnos[i] = attno;
-		labels[i] = psprintf("column \"%s\"", name);
-		types[i] = TupleDescAttr(desc, attno)->atttypid;
-		pass->n_attrs_needed = Max(pass->n_attrs_needed, attno + 1);
-	}
-	pass->label_attno = column_named(desc, pass->label_column);
-	if (pass->label_attno < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("query has no label column \"%s\"", pass->label_column),
-				 errhint("Name the label column with the label argument.")));
-	pass->label_type = TupleDescAttr(desc, pass->label_attno)->atttypid;
-	label_check_type(pass->label_type);
-	pass->n_attrs_needed = Max(pass->n_attrs_needed, pass->label_attno + 1);
-	example_builder_init(&pass->builder, def, types, labels);
+	row_reader_init(&pass->reader, &pass->handle.def, desc, pass->label_column,
+					"query", "the query");
 }
 
 /* Reads the clock, and every monolith.progress_interval says how far the pass is. */
@@ -163,26 +105,13 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 	double		p;
 
 	CHECK_FOR_INTERRUPTS();
-	slot_getsomeattrs(slot, pass->n_attrs_needed);
-	if (slot->tts_isnull[pass->label_attno])
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("label must not be null"),
-				 errdetail("Row " UINT64_FORMAT " of the query has a null \"%s\".",
-						   pass->rows + 1, pass->label_column)));
 	if (pass->rows % CLOCK_EVERY_ROWS == 0)
 		pass_tick(pass);
 
 	old = MemoryContextSwitchTo(pass->row_context);
-	label = label_from_datum(slot->tts_values[pass->label_attno], pass->label_type);
+	ex = row_reader_read(&pass->reader, slot, pass->rows + 1, &label, &work);
 	if (pass->train)
 		require_sampled_label(def, label);
-	for (int i = 0; i < def->n_slots + def->n_numeric; i++)
-	{
-		pass->inputs[i].value = slot->tts_values[pass->input_attnos[i]];
-		pass->inputs[i].isnull = slot->tts_isnull[pass->input_attnos[i]];
-	}
-	ex = example_build(&pass->builder, pass->inputs, &work);
 	p = require_prediction(def, pass->train ?
 						   model_train(pass->handle.model, &pass->handle.env, &ex, label,
 									   pass->now, &work) :

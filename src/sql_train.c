@@ -232,7 +232,8 @@ monolith_expire(PG_FUNCTION_ARGS)
 /*
  * monolith.model_stats(): a row for every model of the installation that the
  * current user may use, with its live figures (zero for a model whose
- * parameters are not in memory).
+ * parameters are not in memory).  Installations before 0.4.0 declare its
+ * first seven columns only.
  */
 Datum
 monolith_model_stats(PG_FUNCTION_ARGS)
@@ -246,14 +247,16 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 
 	shmem_require();
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != 7 && rsinfo->setDesc->natts != 7 + N_COMMIT_OUTCOMES)
+		elog(ERROR, "monolith.model_stats is declared with %d columns", rsinfo->setDesc->natts);
 	n_models = catalog_all_grants(&grants, &extension);
 	stats = palloc(sizeof(ModelStats) * monolith_max_models);
 	n_live = shmem_collect_stats(extension, stats, monolith_max_models);
 	for (int m = 0; m < n_models; m++)
 	{
 		ModelStats	figures = {grants[m].id};
-		Datum		values[7];
-		bool		nulls[7] = {false};
+		Datum		values[10];
+		bool		nulls[10] = {false};
 
 		if (!model_visible(GetUserId(), grants[m].owner, grants[m].acl))
 			continue;
@@ -267,6 +270,8 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 		values[4] = Int64GetDatum((int64) figures.evicted);
 		values[5] = Int64GetDatum((int64) figures.refused);
 		values[6] = Float8GetDatum(figures.longest_exclusive_ms);
+		for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
+			values[7 + o] = Int64GetDatum((int64) figures.outcomes[o]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
