@@ -51,10 +51,10 @@ struct CommitTarget
 
 	/* Set at pre-commit, for the training at commit. */
 	bool		alive;
-	uint64	   *keys;
+	uint64	   *keys;			/* one example read from the log */
 	uint32	   *slot_end;
 	float	   *numeric;
-	ModelWork	work;
+	ExampleBatch batch;			/* room for any example: it never allocates */
 	uint64		trained;
 };
 
@@ -67,6 +67,9 @@ typedef struct LevelMark
 	int			n_targets;
 	uint64	   *captured;		/* the targets' captured counts then */
 } LevelMark;
+
+/* Keys a target's batch has room for at least. */
+#define BATCH_KEYS 1024
 
 /* One example in the log; slot_end, keys and numeric values follow it. */
 typedef struct RecordHeader
@@ -261,6 +264,8 @@ commit_train_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 prepare_training(void)
 {
+	MemoryContext old;
+
 	for (int i = 0; i < pending.n_targets; i++)
 	{
 		CommitTarget *t = pending.targets[i];
@@ -275,20 +280,37 @@ prepare_training(void)
 							def->name),
 					 errdetail("The transaction commits without them: " UINT64_FORMAT " captured examples are discarded.",
 							   t->captured)));
-		t->keys = MemoryContextAlloc(pending.context, sizeof(uint64) * keys);
-		t->slot_end = MemoryContextAlloc(pending.context, sizeof(uint32) * Max(def->n_slots, 1));
-		t->numeric = MemoryContextAlloc(pending.context, sizeof(float) * Max(def->n_numeric, 1));
-		t->work.entries = MemoryContextAlloc(pending.context, sizeof(CuckooEntry *) * keys);
-		t->work.floats = MemoryContextAllocHuge(pending.context,
-												sizeof(float) * model_work_floats(&t->handle.snapshot.shape.config));
+		old = MemoryContextSwitchTo(pending.context);
+		t->keys = palloc_extended(sizeof(uint64) * keys, MCXT_ALLOC_HUGE);
+		t->slot_end = palloc(sizeof(uint32) * Max(def->n_slots, 1));
+		t->numeric = palloc(sizeof(float) * Max(def->n_numeric, 1));
+		example_batch_init(&t->batch, &t->handle.snapshot.shape, Max(keys, BATCH_KEYS));
+		MemoryContextSwitchTo(old);
 	}
 	spill_log_rewind(&pending.log);
 }
 
-/* Trains every example of the log, in order, on the models still alive. */
+/* Trains target's gathered examples. */
+static void
+train_batch(CommitTarget *t, uint32 now)
+{
+	uint32		done = example_batch_train(&t->batch, &t->handle, now);
+
+	t->trained += done;
+	for (uint32 i = 0; i < done; i++)
+		shmem_check_pressure(&t->handle);
+}
+
+/*
+ * Trains every example of the log, in order, on the models still alive: a
+ * batch at a time (see model_train_batch), a batch ending where the next
+ * example is another model's.
+ */
 static void
 train_logged(uint32 now)
 {
+	CommitTarget *batched = NULL;
+
 	for (uint64 r = 0; r < pending.records; r++)
 	{
 		RecordHeader header;
@@ -307,11 +329,18 @@ train_logged(uint32 now)
 		spill_log_read(&pending.log, t->numeric, sizeof(float) * def->n_numeric);
 		if (!t->alive)
 			continue;
+		if (batched != NULL && batched != t)
+			train_batch(batched, now);
+		batched = t;
 		ex = (Example) {t->keys, t->slot_end, t->numeric};
-		(void) model_train(t->handle.model, &t->handle.env, &ex, header.label, now, &t->work);
-		t->trained++;
-		shmem_check_pressure(&t->handle);
+		if (!example_batch_add(&t->batch, &ex, header.label))
+		{
+			train_batch(t, now);
+			(void) example_batch_add(&t->batch, &ex, header.label);
+		}
 	}
+	if (batched != NULL)
+		train_batch(batched, now);
 }
 
 /*

@@ -14,6 +14,9 @@
 /* Breadth-first search for a free slot visits at most this many buckets. */
 #define CK_BFS_MAX_NODES 512
 #define CK_BFS_MAX_DEPTH 5
+/* A segment this full splits rather than search a cuckoo path (segment_crowded). */
+#define CK_SPLIT_LOAD_NUMERATOR 3
+#define CK_SPLIT_LOAD_DENOMINATOR 4
 /* Least-recently-seen eviction compares this many candidate entries... */
 #define CK_EVICT_SAMPLE 8
 /* ... whose buckets' entries it asks for this many buckets ahead... */
@@ -1167,6 +1170,32 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t slot)
 	return true;
 }
 
+/*
+ * Whether key's two buckets are full and its segment holds more than
+ * CK_SPLIT_LOAD of its slots; table lock exclusive.  Left to fill, a segment
+ * splits only once no cuckoo path of CK_BFS_MAX_DEPTH frees a slot, near 95%
+ * full, and well before that a new key finds both its buckets full so often
+ * that inserting takes the table lock exclusive for about one new ID in five,
+ * stalling every other trainer and scorer of the model each time.  Splitting
+ * at three quarters keeps such keys rare for a few more bytes of index per
+ * ID.  Counting the segment's slots costs a read of its 64 KiB index, done
+ * only when a path would otherwise be searched.
+ */
+static bool
+segment_crowded(const CuckooTable *t, const CoreEnv *env, uint64_t key)
+{
+	KeyPlace	p = table_place(t, key);
+	SegmentRef	seg = segment_of(t, env, view_of(t, env), p.slot);
+	uint64_t	used = 0;
+
+	if (bucket_free_slot(&seg.buckets[p.b1]) >= 0 || bucket_free_slot(&seg.buckets[p.b2]) >= 0)
+		return false;
+	for (uint64_t b = 0; b <= segment_mask(t); b++)
+		for (int s = 0; s < CK_SLOTS; s++)
+			used += seg.buckets[b].ref[s] != 0;
+	return used * CK_SPLIT_LOAD_DENOMINATOR > (segment_mask(t) + 1) * CK_SLOTS * CK_SPLIT_LOAD_NUMERATOR;
+}
+
 /* Slot holding key in its two buckets, or -1; sets *bucket. */
 static int
 find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket **bucket)
@@ -1464,6 +1493,9 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 	*entry = entry_at(t, env, ref);
 	entry_fill(t, *entry, key, now, init);
 
+	/* A crowded segment splits before paying for a cuckoo path (see segment_crowded). */
+	if (segment_crowded(t, env, key))
+		(void) segment_split(t, env, table_place(t, key).slot);
 	/* Growth may split the key's segment: each round looks its place up anew. */
 	while (!segment_place(t, env, key, ref))
 		if (!segment_split(t, env, table_place(t, key).slot))

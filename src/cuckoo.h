@@ -103,6 +103,9 @@ typedef struct CuckooValueInit
 	const void *arg;
 } CuckooValueInit;
 
+/* Bytes of a cache line, for keeping data that processes write apart. */
+#define CK_CACHE_LINE 64
+
 /* Buckets of a segment at most, as a power of 2: 64 KiB of index. */
 #define CK_SEGMENT_MAX_LOG2 11
 
@@ -146,16 +149,24 @@ typedef struct CuckooTable
 	MemHandle	spare_segments;		/* of twice the segment records' room */
 
 	MemHandle	sketch;			/* uint16_t[4][width], or 0 */
+	uint64_t	frees;			/* allocations freed; see CuckooView */
+	uint64_t	growths;		/* segments doubled or split */
+
+	/*
+	 * Counters that concurrent inserters write, a cache line clear of what
+	 * every lookup reads above: sharing a line with those, each write would
+	 * send it from core to core and make every other process's next lookup
+	 * miss.  The padding holds whatever the table's alignment.
+	 */
+	char		counters_begin[CK_CACHE_LINE];
 	uint64_t	sketch_increments;	/* atomic; halves the sketch periodically */
 	uint64_t	admission_draws;	/* atomic; probabilistic filter's counter */
-
 	uint64_t	live;			/* atomic: entries in the table */
 	uint64_t	bytes;			/* atomic: bytes allocated by the table */
 	uint64_t	evicted;		/* atomic: entries removed for lack of room */
 	uint64_t	refused;		/* atomic: admitted keys that found no memory */
 	uint64_t	eviction_draws;	/* where evictions without a key sample */
-	uint64_t	frees;			/* allocations freed; see CuckooView */
-	uint64_t	growths;		/* segments doubled or split */
+	char		counters_end[CK_CACHE_LINE];
 } CuckooTable;
 
 /*

@@ -259,6 +259,87 @@ example_build(ExampleBuilder *b, const NullableDatum *inputs, ModelWork *work)
 	return (Example) {b->keys.keys, b->slot_end, b->numeric};
 }
 
+/*
+ * An empty batch for the examples of a model of this shape (a handle's
+ * snapshot), with room for keys_capacity keys and entries, beyond which it
+ * grows only to take its first example (see example_batch_add); memory in
+ * the current context.
+ */
+void
+example_batch_init(ExampleBatch *b, const Model *shape, uint32 keys_capacity)
+{
+	memset(b, 0, sizeof(ExampleBatch));
+	b->n_slots = shape->config.n_slots;
+	b->n_numeric = shape->config.n_numeric;
+	b->keys.capacity = Max(keys_capacity, 1);
+	b->keys.keys = palloc_extended(sizeof(uint64) * b->keys.capacity, MCXT_ALLOC_HUGE);
+	b->slot_end = palloc(sizeof(uint32) * MODEL_TRAIN_BATCH * Max(b->n_slots, 1));
+	b->numeric = palloc(sizeof(float) * MODEL_TRAIN_BATCH * Max(b->n_numeric, 1));
+	b->entries_capacity = b->keys.capacity;
+	b->work.entries = palloc_extended(sizeof(CuckooEntry *) * b->entries_capacity, MCXT_ALLOC_HUGE);
+	b->work.floats = palloc_extended(sizeof(float) * model_work_floats(&shape->config), MCXT_ALLOC_HUGE);
+	b->scratch = palloc0(model_batch_scratch_bytes(shape));
+}
+
+/*
+ * Copies an example and its label into the batch; false, adding nothing,
+ * when the batch is full or its keys would not fit in the batch's room (it
+ * then grows only for a first example).  So a batch made with room for the
+ * most keys any example may have never allocates again.
+ */
+bool
+example_batch_add(ExampleBatch *b, const Example *ex, double label)
+{
+	uint32		n_keys = b->n_slots > 0 ? ex->slot_end[b->n_slots - 1] : 0;
+	uint32		start = b->n > 0 ? b->key_start[b->n - 1] + b->examples[b->n - 1].slot_end[b->n_slots - 1] : 0;
+
+	if (b->n == MODEL_TRAIN_BATCH)
+		return false;
+	if (start + n_keys > b->keys.capacity)
+	{
+		if (b->n > 0)
+			return false;
+		b->keys.capacity = n_keys;
+		b->keys.keys = repalloc_huge(b->keys.keys, sizeof(uint64) * n_keys);
+	}
+	if (n_keys > b->entries_capacity)
+	{
+		b->entries_capacity = n_keys;
+		b->work.entries = repalloc_huge(b->work.entries, sizeof(CuckooEntry *) * n_keys);
+	}
+	memcpy(b->keys.keys + start, ex->keys, sizeof(uint64) * n_keys);
+	memcpy(b->slot_end + (size_t) b->n * b->n_slots, ex->slot_end, sizeof(uint32) * b->n_slots);
+	memcpy(b->numeric + (size_t) b->n * b->n_numeric, ex->numeric, sizeof(float) * b->n_numeric);
+	b->key_start[b->n] = start;
+	b->examples[b->n] = (Example)
+	{
+		b->keys.keys + start, b->slot_end + (size_t) b->n * b->n_slots,
+			b->numeric + (size_t) b->n * b->n_numeric
+	};
+	b->labels[b->n] = label;
+	b->max_keys = Max(b->max_keys, n_keys);
+	b->n++;
+	return true;
+}
+
+/*
+ * Trains h's model on the batch, in order, under one hold of its lock;
+ * returns how many examples it went through (all, unless one's prediction
+ * is NaN: see model_train_batch), whose predictions it sets, and empties
+ * the batch.
+ */
+uint32
+example_batch_train(ExampleBatch *b, ModelHandle *h, uint32 now)
+{
+	uint32		done = b->n == 0 ? 0 :
+		model_train_batch(h->model, &h->env, b->examples, b->labels, b->n, now, &b->work,
+						  b->scratch, b->predictions);
+
+	b->n = 0;
+	b->max_keys = 0;
+	return done;
+}
+
 /* 0-based column named name in desc, or -1; errors if two columns share it. */
 static int
 column_named(TupleDesc desc, const char *name, const char *source)

@@ -70,6 +70,28 @@ typedef struct RowReader
 	ExampleBuilder builder;
 } RowReader;
 
+/*
+ * Examples gathered for one model_train_batch call, each copied out of the
+ * builder (which reuses its buffers) with its label.
+ */
+typedef struct ExampleBatch
+{
+	int			n_slots;
+	int			n_numeric;
+	uint32		n;
+	KeyBuffer	keys;			/* the examples' keys, one after another */
+	uint32		key_start[MODEL_TRAIN_BATCH];
+	uint32	   *slot_end;		/* MODEL_TRAIN_BATCH rows of n_slots */
+	float	   *numeric;		/* MODEL_TRAIN_BATCH rows of n_numeric */
+	double		labels[MODEL_TRAIN_BATCH];
+	double		predictions[MODEL_TRAIN_BATCH];
+	Example		examples[MODEL_TRAIN_BATCH];
+	uint32		max_keys;		/* of any example now in the batch */
+	ModelWork	work;
+	uint32		entries_capacity;
+	void	   *scratch;		/* model_batch_scratch_bytes() */
+} ExampleBatch;
+
 extern void require_not_null(FunctionCallInfo fcinfo, int arg, const char *what);
 extern void example_builder_init(ExampleBuilder *b, const ModelDef *def,
 								 const Oid *types, char **input_labels);
@@ -80,6 +102,9 @@ extern void row_reader_init(RowReader *r, const ModelDef *def, TupleDesc desc,
 							const char *rows_name);
 extern Example row_reader_read(RowReader *r, TupleTableSlot *slot, uint64 row_number,
 							   double *label, ModelWork *work);
+extern void example_batch_init(ExampleBatch *b, const Model *shape, uint32 keys_capacity);
+extern bool example_batch_add(ExampleBatch *b, const Example *ex, double label);
+extern uint32 example_batch_train(ExampleBatch *b, ModelHandle *h, uint32 now);
 extern void report_diverged(const ModelDef *def) pg_attribute_noreturn();
 extern void require_sampled_label(const ModelDef *def, double label);
 extern void label_check_type(Oid type);

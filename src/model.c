@@ -5,6 +5,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint32_t
@@ -284,6 +285,190 @@ find_entries(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *w
 /* Marks, during admit_entries, keys the filters admitted that await room. */
 static CuckooEntry awaiting_room;
 
+/*
+ * Copies of the entries that repeat within a batch (model_train_batch): a
+ * hot ID, such as a genre most examples share, is read and written by every
+ * step of every trainer, so with two trainers on two cores each of its
+ * cache lines moves from one core to the other at nearly every step.  A
+ * batch's trainer instead copies such an entry on first use, steps on the
+ * copy, and merges the copy back when the batch ends, or before it lets the
+ * table lock go (while it holds the lock shared, no entry moves or is
+ * freed).  A merge adds the copy's change to the entry, but writes the copy
+ * itself where the entry is as copied: so, with no other trainer, the
+ * entry ends bit for bit as if stepped on in place, and what one trainer
+ * learns does not change.  Others see the batch's steps on the entry when it
+ * ends, as they see other steps a moment late (Hogwild).
+ */
+#define SHADOW_SCAN_KEYS 256	/* a batch with more keys is not looked at */
+#define SHADOW_SLOTS 512		/* of the set of a batch's keys: a power of 2 */
+#define SHADOW_MAX 64			/* entries copied in one batch at most */
+
+typedef struct Shadow
+{
+	CuckooEntry *entry;			/* the table's */
+	CuckooEntry *copy;			/* entry_size bytes: header and values */
+	uint32_t	as_copied_meta;	/* the entry's meta when copied */
+	float	   *as_copied;		/* its values then */
+} Shadow;
+
+/* A table key of the batch, in an open-addressed set whose stale slots are the older batches'. */
+typedef struct ShadowSlot
+{
+	uint64_t	key;
+	uint32_t	batch;			/* the batch it is of */
+	uint16_t	count;			/* occurrences in the batch, up to 2 */
+	int16_t		shadow;			/* index of its copy, or -1 */
+} ShadowSlot;
+
+typedef struct ShadowSet
+{
+	uint32_t	batch;			/* numbers the batches, so slots need no clearing */
+	bool		active;			/* false once merged: the batch goes on in place */
+	uint32_t	n;
+	ShadowSlot	slots[SHADOW_SLOTS];
+	Shadow		shadows[SHADOW_MAX];
+	char		data[];
+} ShadowSet;
+
+/* Bytes of a copy: the entry, then its values as copied, 8-aligned. */
+static size_t
+shadow_stride(const Model *m)
+{
+	return m->table.entry_size + ((m->value_floats * sizeof(float) + 7) & ~(size_t) 7);
+}
+
+/* Bytes of zeroed scratch model_train_batch needs for a model of this shape. */
+size_t
+model_batch_scratch_bytes(const Model *m)
+{
+	return offsetof(ShadowSet, data) + SHADOW_MAX * shadow_stride(m);
+}
+
+/* The slot of key in this batch's set, claimed for it if new. */
+static inline ShadowSlot *
+shadow_slot(ShadowSet *set, uint64_t key)
+{
+	uint32_t	i = (uint32_t) ((key * 0x9e3779b97f4a7c15ull) >> 55) & (SHADOW_SLOTS - 1);
+
+	for (;; i = (i + 1) & (SHADOW_SLOTS - 1))
+	{
+		ShadowSlot *slot = &set->slots[i];
+
+		if (slot->batch != set->batch)
+		{
+			*slot = (ShadowSlot) {key, set->batch, 0, -1};
+			return slot;
+		}
+		if (slot->key == key)
+			return slot;
+	}
+}
+
+/* Counts the batch's table keys, to find those that occur more than once. */
+static void
+shadows_begin(ShadowSet *set, const Model *m, const Example *exs, uint32_t n)
+{
+	uint32_t	n_keys = 0;
+
+	set->n = 0;
+	set->active = false;
+	for (uint32_t i = 0; i < n; i++)
+		n_keys += exs[i].slot_end[m->config.n_slots - 1];
+	if (n_keys > SHADOW_SCAN_KEYS)
+		return;
+	if (++set->batch == 0)
+	{
+		memset(set->slots, 0, sizeof(set->slots));
+		set->batch = 1;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t k = 0; k < exs[i].slot_end[m->config.n_slots - 1]; k++)
+		{
+			ShadowSlot *slot = shadow_slot(set, table_key(m, &exs[i], k));
+
+			if (slot->count < 2 && ++slot->count == 2)
+				set->active = true;
+		}
+}
+
+/* Points the example's entries of repeated keys at their copies, made on first use. */
+static void
+shadows_substitute(ShadowSet *set, const Model *m, const Example *ex, ModelWork *work)
+{
+	uint32_t	n_keys;
+
+	if (set == NULL || !set->active)
+		return;
+	n_keys = ex->slot_end[m->config.n_slots - 1];
+	for (uint32_t k = 0; k < n_keys; k++)
+	{
+		ShadowSlot *slot;
+		Shadow	   *sh;
+
+		if (work->entries[k] == NULL)
+			continue;
+		slot = shadow_slot(set, table_key(m, ex, k));
+		if (slot->count < 2)
+			continue;
+		if (slot->shadow < 0)
+		{
+			if (set->n == SHADOW_MAX)
+				continue;
+			sh = &set->shadows[set->n];
+			sh->entry = work->entries[k];
+			sh->copy = (CuckooEntry *) (set->data + set->n * shadow_stride(m));
+			sh->as_copied = (float *) ((char *) sh->copy + m->table.entry_size);
+			memcpy(sh->copy, sh->entry, m->table.entry_size);
+			sh->as_copied_meta = sh->copy->meta;
+			memcpy(sh->as_copied, CK_VALUE(sh->copy), m->value_floats * sizeof(float));
+			slot->shadow = (int16_t) set->n++;
+		}
+		work->entries[k] = set->shadows[slot->shadow].copy;
+	}
+}
+
+/* Merges a value stepped on locally into its shared one (see ShadowSet). */
+static inline void
+merge_float(float *shared, float as_copied, float local)
+{
+	float		now;
+
+	__atomic_load(shared, &now, __ATOMIC_RELAXED);
+
+	if (memcmp(&now, &as_copied, sizeof(float)) == 0)
+		*shared = local;
+	else
+		*shared = now + (local - as_copied);
+}
+
+/* Merges every copy into its entry; the rest of the batch steps in place. */
+static void
+shadows_end(ShadowSet *set, const Model *m)
+{
+	if (set == NULL || !set->active)
+		return;
+	for (uint32_t i = 0; i < set->n; i++)
+	{
+		Shadow	   *sh = &set->shadows[i];
+		float	   *shared = CK_VALUE(sh->entry);
+		const float *local = CK_VALUE(sh->copy);
+		uint32_t	touches = (sh->copy->meta & CK_META_COUNT) - (sh->as_copied_meta & CK_META_COUNT);
+		uint32_t	meta = __atomic_load_n(&sh->entry->meta, __ATOMIC_RELAXED);
+		uint64_t	count = (uint64_t) (meta & CK_META_COUNT) + touches;
+
+		for (uint32_t j = 0; j < m->value_floats; j++)
+			merge_float(&shared[j], sh->as_copied[j], local[j]);
+		if (touches > 0)
+		{
+			__atomic_store_n(&sh->entry->last_seen, sh->copy->last_seen, __ATOMIC_RELAXED);
+			__atomic_store_n(&sh->entry->meta, (meta & CK_META_LIVE) | CK_META_TOUCHED |
+							 (uint32_t) (count < CK_META_COUNT ? count : CK_META_COUNT),
+							 __ATOMIC_RELAXED);
+		}
+	}
+	set->active = false;
+}
+
 /* Keys of an example admitted under one hold of the table lock shared... */
 #define ADMIT_PIECE 1024
 /* ... and under one hold exclusive, where each may search a cuckoo path. */
@@ -321,11 +506,12 @@ regain_exclusive(Model *m, const CoreEnv *env)
  * after any growth of the table or ADMIT_EXCLUSIVE_PIECE insertions, so that
  * no one hold of the lock grows with the example or the table.  Pointers
  * found before a pause may have moved, so then everything is looked up
- * again at the end.
+ * again at the end.  Copies of repeated entries are merged back before the
+ * lock is let go.
  */
 static void
 admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
-			  ModelWork *work)
+			  ModelWork *work, ShadowSet *shadows)
 {
 	uint32_t	n_keys = ex->slot_end[m->config.n_slots - 1];
 	CuckooValueInit init = {init_value, m};
@@ -340,6 +526,7 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 
 		if (begin > 0)
 		{
+			shadows_end(shadows, m);
 			pause_table_lock(env);
 			paused = true;
 		}
@@ -355,6 +542,7 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		}
 		if (!need_exclusive)
 			continue;
+		shadows_end(shadows, m);
 		regain_exclusive(m, env);
 		growths = m->table.growths;
 		inserted = 0;
@@ -373,7 +561,9 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 								&work->entries[k]);
 			inserted++;
 		}
-		pause_table_lock(env);
+		/* Shared next: whoever waited shares it at once, so no pause for them. */
+		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+		env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 		paused = true;
 	}
 	if (paused)
@@ -757,13 +947,14 @@ sigmoid(double x)
 }
 
 /*
- * One step of log loss, g being d loss / d logit.  The gradient of a slot's
+ * One step of log loss, g being d loss / d logit, on the bias and its
+ * optimizer's state at bias[0..3].  The gradient of a slot's
  * pooled embedding is g (sum - v_s) from the FM plus the tower's; its IDs
  * share it evenly.  Dense gradients are all taken before any weight moves.
  */
 static void
 backward(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work, float g,
-		 uint32_t now)
+		 uint32_t now, float *bias)
 {
 	const ModelConfig *c = &m->config;
 	const ScratchLayout sl = m->scratch;
@@ -793,7 +984,7 @@ backward(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work, float
 				   m->dense_params);
 	}
 
-	optim_step(&bias_optimizer, &m->bias[0], &m->bias[1], &g, 1);
+	optim_step(&bias_optimizer, &bias[0], &bias[1], &g, 1);
 	for (uint32_t s = 0; s < c->n_slots; s++)
 	{
 		const float *ps = pooled + (size_t) s * dim;
@@ -848,6 +1039,32 @@ corrected(const Model *m, double logit)
 }
 
 /*
+ * Predicts the example, then, unless it is a negative the sampler drops or
+ * its logit is not finite, takes one step on it; table lock held shared.
+ * The bias and its optimizer's state are at bias[0..3], entries that repeat in a batch in shadows (or
+ * NULL).  Returns the logit; *stepped says whether it stepped.
+ */
+static double
+train_locked(Model *m, const CoreEnv *env, const Example *ex, double label, uint32_t now,
+			 ModelWork *work, float *bias, ShadowSet *shadows, bool *stepped)
+{
+	bool		step = sampled_in(m, label);
+	double		logit;
+
+	if (step)
+		admit_entries(m, env, ex, now, work, shadows);
+	else
+		find_entries(m, env, ex, work);
+	shadows_substitute(shadows, m, ex, work);
+	logit = forward(m, bias[0], model_dense(m, env), ex, work, step);
+	step = step && isfinite(logit);
+	if (step)
+		backward(m, env, ex, work, (float) (sigmoid(logit) - label), now, bias);
+	*stepped = step;
+	return logit;
+}
+
+/*
  * Predicts the example, then, unless it is a negative the sampler drops,
  * takes one step on it; returns the prediction.  The model is read only under
  * the table lock, whose taking checks that it still exists.  A non-finite
@@ -862,19 +1079,56 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 	double		logit;
 
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	step = sampled_in(m, label);
-	if (step)
-		admit_entries(m, env, ex, now, work);
-	else
-		find_entries(m, env, ex, work);
-	logit = forward(m, m->bias[0], model_dense(m, env), ex, work, step);
-	step = step && isfinite(logit);
-	if (step)
-		backward(m, env, ex, work, (float) (sigmoid(logit) - label), now);
+	logit = train_locked(m, env, ex, label, now, work, m->bias, NULL, &step);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	if (step)
 		__atomic_add_fetch(&m->examples, 1, __ATOMIC_RELAXED);
 	return corrected(m, logit);
+}
+
+/*
+ * Trains on examples exs[0..n) in order, exactly as n calls of model_train
+ * would, under one hold of the table lock, counting their steps at once, on
+ * a copy of the bias and of the entries that repeat among them (ShadowSet):
+ * taking the lock, counting and stepping on those are writes to memory that
+ * every trainer writes, which a step a call would send from core to core
+ * each time.  Sets predictions[i]; stops after the first that is NaN (see
+ * model_train) and returns how many it went through.  work must hold
+ * entries for the most keys of any of the examples; scratch is
+ * model_batch_scratch_bytes() bytes, zeroed before its first use.
+ */
+uint32_t
+model_train_batch(Model *m, const CoreEnv *env, const Example *exs, const double *labels,
+				  uint32_t n, uint32_t now, ModelWork *work, void *scratch,
+				  double *predictions)
+{
+	ShadowSet  *shadows = scratch;
+	float		bias[MODEL_BIAS_FLOATS];
+	float		bias_as_copied[MODEL_BIAS_FLOATS];
+	uint64_t	steps = 0;
+	uint32_t	i = 0;
+
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+	shadows_begin(shadows, m, exs, n);
+	memcpy(bias, m->bias, sizeof(bias));
+	memcpy(bias_as_copied, bias, sizeof(bias));
+	while (i < n)
+	{
+		bool		step;
+		double		logit = train_locked(m, env, &exs[i], labels[i], now, work, bias,
+										 shadows, &step);
+
+		steps += step;
+		predictions[i++] = corrected(m, logit);
+		if (isnan(predictions[i - 1]))
+			break;
+	}
+	shadows_end(shadows, m);
+	for (int j = 0; j < MODEL_BIAS_FLOATS; j++)
+		merge_float(&m->bias[j], bias_as_copied[j], bias[j]);
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	__atomic_add_fetch(&m->examples, steps, __ATOMIC_RELAXED);
+	return i;
 }
 
 /*

@@ -37,6 +37,8 @@
 #define MODEL_MAX_LAYERS 4
 #define MODEL_MAX_WIDTH 4096
 #define MODEL_MAX_NUMERIC 64
+/* The bias and the most state an optimizer keeps for one weight. */
+#define MODEL_BIAS_FLOATS 4
 /* Bytes of one chunk of a table's arena at most (fewer entries a chunk if wide). */
 #define MODEL_CHUNK_BYTES (256 * 1024)
 /* Dense weights at most: the caller checks, with model_dense_param_count(). */
@@ -85,9 +87,17 @@ typedef struct Model
 	ScratchLayout scratch;
 	MemHandle	dense;			/* dense_params floats, then their state */
 	uint64_t	dense_bytes;
-	float		bias[4];		/* the bias, then its optimizer's state */
+	/*
+	 * What every training step writes, a cache line clear of what every
+	 * step only reads (the shape above, the table's configuration and
+	 * handles below), so that trainers on other cores do not miss on those
+	 * after each write (see CuckooTable's counters).
+	 */
+	char		step_written_begin[CK_CACHE_LINE];
+	float		bias[MODEL_BIAS_FLOATS];	/* the bias, then its optimizer's state */
 	uint64_t	examples;		/* atomic: training steps taken */
 	uint64_t	negatives_offered;	/* atomic: the sampler's draw counter */
+	char		step_written_end[CK_CACHE_LINE];
 	CuckooTable table;
 } Model;
 
@@ -132,6 +142,12 @@ extern uint64_t model_memory_bytes(const Model *m);
 /* Both return the (corrected) probability predicted before any update. */
 extern double model_train(Model *m, const CoreEnv *env, const Example *ex,
 						  double label, uint32_t now, ModelWork *work);
+/* Examples one model_train_batch call should take at most: its lock hold grows with them. */
+#define MODEL_TRAIN_BATCH 16
+extern size_t model_batch_scratch_bytes(const Model *m);
+extern uint32_t model_train_batch(Model *m, const CoreEnv *env, const Example *exs,
+								  const double *labels, uint32_t n, uint32_t now,
+								  ModelWork *work, void *scratch, double *predictions);
 extern void model_snapshot(ModelSnapshot *snap, const Model *m, const CoreEnv *env);
 extern double model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env,
 							const Example *ex, ModelWork *work);

@@ -389,12 +389,45 @@ exclusive_begin(ModelSlot *slot)
 }
 
 /* Takes a table lock exclusive, making its slot's write_seq odd. */
+/* How long a process tries for a busy table lock on the CPU before it sleeps. */
+#define TABLE_LOCK_SPIN_USECS 20
+
+/*
+ * Takes a table lock.  Its holds are mostly a training step or one new ID
+ * placed, a microsecond or so, while sleeping on the lock and being woken
+ * costs tens of microseconds: so a process first tries again for a moment,
+ * on the CPU, and only then queues.  Two trainers of one model otherwise
+ * spend much of their time asleep, each woken by the other's every hold.
+ */
+static void
+table_lock_acquire(ModelSlot *slot, LWLockMode mode)
+{
+	instr_time	start;
+	instr_time	now;
+
+	if (LWLockConditionalAcquire(&slot->table_lock, mode))
+		return;
+	INSTR_TIME_SET_CURRENT(start);
+	for (;;)
+	{
+		for (int i = 0; i < 16; i++)
+			pg_spin_delay();
+		if (LWLockConditionalAcquire(&slot->table_lock, mode))
+			return;
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		if (INSTR_TIME_GET_MICROSEC(now) >= TABLE_LOCK_SPIN_USECS)
+			break;
+	}
+	LWLockAcquire(&slot->table_lock, mode);
+}
+
 static void
 table_lock_exclusive(ModelSlot *slot)
 {
 	/* Nothing waits for a table lock while holding the registry lock. */
 	Assert(!LWLockHeldByMe(shared->lock));
-	LWLockAcquire(&slot->table_lock, LW_EXCLUSIVE);
+	table_lock_acquire(slot, LW_EXCLUSIVE);
 	exclusive_begin(slot);
 }
 
@@ -458,6 +491,8 @@ model_lock(void *ctx, uint32_t id, bool exclusive)
 	Assert(id == CK_LOCK_TABLE ? !LWLockHeldByMe(shared->lock) : LWLockHeldByMe(&slot->table_lock));
 	if (id == CK_LOCK_TABLE && exclusive)
 		table_lock_exclusive(slot);
+	else if (id == CK_LOCK_TABLE)
+		table_lock_acquire(slot, LW_SHARED);
 	else
 		LWLockAcquire(model_lwlock(h, id), exclusive ? LW_EXCLUSIVE : LW_SHARED);
 	if (id == CK_LOCK_TABLE && slot->generation != h->generation)
@@ -481,7 +516,12 @@ model_unlock(void *ctx, uint32_t id)
 	if (id == CK_LOCK_TABLE && LWLockHeldByMeInMode(lock, LW_EXCLUSIVE))
 		table_unlock_exclusive(&shared->models[h->registry_index]);
 	else
+	{
+		/* Waiters of an exclusive hold let go before were let in by this one. */
+		if (id == CK_LOCK_TABLE)
+			waiters_at_release = false;
 		LWLockRelease(lock);
+	}
 }
 
 /*

@@ -50,9 +50,11 @@ typedef struct QueryPass
 	MemoryContext row_context;	/* reset after every row */
 
 	RowReader	reader;			/* set up from the query's columns when it starts */
+	ExampleBatch batch;			/* training: examples read, not yet trained */
 
-	/* Figures so far. */
+	/* Figures so far: rows read, and of those trained or predicted, their figures. */
 	uint64		rows;
+	uint64		counted;
 	double		log_loss_sum;
 	double		prediction_sum;
 	double		label_sum;
@@ -92,7 +94,37 @@ pass_tick(QueryPass *pass)
 	}
 }
 
-/* Trains on (or predicts) one row and adds it to the figures. */
+/* Adds a row's prediction p, made before any step on it, to the figures. */
+static void
+pass_count(QueryPass *pass, double p, double label)
+{
+	auc_collector_add(&pass->scored, require_prediction(&pass->handle.def, p), label);
+	pass->counted++;
+	pass->log_loss_sum += metrics_log_loss(p, label);
+	pass->prediction_sum += p;
+	pass->label_sum += label;
+}
+
+/* Trains on the rows gathered in the batch and counts them. */
+static void
+pass_train_batch(QueryPass *pass)
+{
+	uint32		n PG_USED_FOR_ASSERTS_ONLY = pass->batch.n;
+	uint32		done = example_batch_train(&pass->batch, &pass->handle, pass->now);
+
+	for (uint32 i = 0; i < done; i++)
+	{
+		pass_count(pass, pass->batch.predictions[i], pass->batch.labels[i]);
+		shmem_check_pressure(&pass->handle);
+	}
+	/* A NaN prediction stopped the batch, and pass_count has reported it. */
+	Assert(done == n);
+}
+
+/*
+ * Predicts one row and counts it, or gathers it for training, which goes a
+ * batch of rows at a time (see model_train_batch).
+ */
 static bool
 pass_receive(TupleTableSlot *slot, DestReceiver *self)
 {
@@ -102,7 +134,6 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 	ModelWork	work;
 	Example		ex;
 	double		label;
-	double		p;
 
 	CHECK_FOR_INTERRUPTS();
 	if (pass->rows % CLOCK_EVERY_ROWS == 0)
@@ -110,29 +141,32 @@ pass_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	old = MemoryContextSwitchTo(pass->row_context);
 	ex = row_reader_read(&pass->reader, slot, pass->rows + 1, &label, &work);
+	pass->rows++;
 	if (pass->train)
+	{
 		require_sampled_label(def, label);
-	p = require_prediction(def, pass->train ?
-						   model_train(pass->handle.model, &pass->handle.env, &ex, label,
-									   pass->now, &work) :
-						   model_predict(pass->handle.model, &pass->handle.snapshot,
-										 &pass->handle.env, &ex, &work));
+		if (!example_batch_add(&pass->batch, &ex, label))
+		{
+			pass_train_batch(pass);
+			(void) example_batch_add(&pass->batch, &ex, label);
+		}
+	}
+	else
+		pass_count(pass, model_predict(pass->handle.model, &pass->handle.snapshot,
+									   &pass->handle.env, &ex, &work), label);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(pass->row_context);
-	if (pass->train)
-		shmem_check_pressure(&pass->handle);
-
-	auc_collector_add(&pass->scored, p, label);
-	pass->rows++;
-	pass->log_loss_sum += metrics_log_loss(p, label);
-	pass->prediction_sum += p;
-	pass->label_sum += label;
 	return true;
 }
 
+/* Trains on the rows still gathered. */
 static void
 pass_shutdown(DestReceiver *self)
 {
+	QueryPass  *pass = (QueryPass *) self;
+
+	if (pass->train)
+		pass_train_batch(pass);
 }
 
 static void
@@ -196,6 +230,8 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	pass->pub.mydest = DestNone;
 	pass->row_context = AllocSetContextCreate(CurrentMemoryContext, "monolith row",
 											  ALLOCSET_SMALL_SIZES);
+	if (train)
+		example_batch_init(&pass->batch, &pass->handle.snapshot.shape, 1024);
 	auc_collector_init(&pass->scored, CurrentMemoryContext, (size_t) work_mem * 1024);
 	pass->started_at = pass->last_progress = GetCurrentTimestamp();
 

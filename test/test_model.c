@@ -949,6 +949,180 @@ test_diverged_takes_no_step(void)
 	fixture_free(&f);
 }
 
+/* Whether key has the same entry, values and all, in both models. */
+static bool
+same_entry(Fixture *a, Fixture *b, uint64_t key)
+{
+	CuckooEntry *x = ck_find(&a->model.table, &a->heap.env, key);
+	CuckooEntry *y = ck_find(&b->model.table, &b->heap.env, key);
+
+	if (x == NULL || y == NULL)
+		return x == y;
+	return x->meta == y->meta && x->last_seen == y->last_seen &&
+		memcmp(CK_VALUE(x), CK_VALUE(y), a->model.value_floats * sizeof(float)) == 0;
+}
+
+/*
+ * Training in batches (model_train_batch, which steps on copies of the
+ * entries that repeat in a batch, and of the bias) predicts and learns bit
+ * for bit what one example a call does: for every optimizer, with sampled
+ * negatives, admission by count and the table growing meanwhile.
+ */
+static void
+test_batch_matches_single_steps(void)
+{
+	static const OptimizerKind kinds[] = {OPTIM_SGD, OPTIM_ADAGRAD, OPTIM_FTRL, OPTIM_ADAM};
+
+	for (int o = 0; o < 4; o++)
+	{
+		Fixture		single;
+		Fixture		batched;
+		ModelConfig c = fm_config(11 + o);
+		void	   *scratch;
+		bool		same_predictions = true;
+		bool		same_entries = true;
+		bool		all_done = true;
+
+		c.weight_optimizer.kind = c.embedding_optimizer.kind = kinds[o];
+		c.negative_rate = 0.5;
+		fixture_init(&single, &c, 2);
+		fixture_init(&batched, &c, 2);
+		scratch = calloc(1, model_batch_scratch_bytes(&batched.model));
+		for (uint64_t i = 0; i < 8000;)
+		{
+			uint64_t	keys[16][3];
+			uint32_t	slot_end[16][SLOTS];
+			Example		exs[16];
+			double		labels[16];
+			double		predictions[16];
+			uint32_t	n = 1 + ck_mix64(i * 31 + o) % 16;
+
+			for (uint32_t b = 0; b < n; b++, i++)
+			{
+				/* Many users, who come back now and then; few items, which repeat. */
+				int64_t		user = (int64_t) (ck_mix64(i) % 3000);
+				int64_t		item = (int64_t) (ck_mix64(i + 5) % 7);
+
+				keys[b][0] = featkey_int(0, user);
+				keys[b][1] = featkey_int(1, item);
+				keys[b][2] = featkey_int(1, (item + 1) % 7);
+				slot_end[b][0] = 1;
+				slot_end[b][1] = i % 3 == 0 ? 3 : 2;
+				exs[b] = (Example) {keys[b], slot_end[b], single.numeric};
+				labels[b] = (user + item) % 2 == 0;
+			}
+			all_done &= model_train_batch(&batched.model, &batched.heap.env, exs, labels, n,
+										  (uint32_t) (i / 1000), &batched.work, scratch,
+										  predictions) == n;
+			for (uint32_t b = 0; b < n; b++)
+				same_predictions &= model_train(&single.model, &single.heap.env, &exs[b], labels[b],
+												(uint32_t) (i / 1000), &single.work) == predictions[b];
+		}
+		for (int64_t user = 0; user < 3000; user++)
+			same_entries &= same_entry(&single, &batched, featkey_int(0, user));
+		for (int64_t item = 0; item < 7; item++)
+			same_entries &= same_entry(&single, &batched, featkey_int(1, item));
+		CHECK(all_done, "every batch went through");
+		CHECK(same_predictions, "batches predict what single steps do (optimizer %d)", o);
+		CHECK(same_entries, "and leave the same entries, bit for bit (optimizer %d)", o);
+		CHECK(memcmp(single.model.bias, batched.model.bias, sizeof(single.model.bias)) == 0 &&
+			  single.model.examples == batched.model.examples &&
+			  single.model.table.live == batched.model.table.live,
+			  "the same bias, steps and IDs (optimizer %d)", o);
+		free(scratch);
+		fixture_free(&single);
+		fixture_free(&batched);
+	}
+}
+
+typedef struct BatchTrainer
+{
+	Model	   *model;
+	CoreEnv		env;
+	int64_t		first_user;		/* users of its own; items shared with the other */
+	uint64_t	done;
+} BatchTrainer;
+
+static void *
+train_batches(void *arg)
+{
+	BatchTrainer *t = arg;
+	CuckooEntry *entries[8];
+	float	   *floats = calloc(model_work_floats(&t->model->config), sizeof(float));
+	void	   *scratch = calloc(1, model_batch_scratch_bytes(t->model));
+	ModelWork	work = {entries, floats};
+	float		numeric[1] = {0};
+
+	for (uint64_t i = 0; i < 40000; i += 16)
+	{
+		uint64_t	keys[16][2];
+		uint32_t	slot_end[16][SLOTS];
+		Example		exs[16];
+		double		labels[16];
+		double		predictions[16];
+
+		for (int b = 0; b < 16; b++)
+		{
+			keys[b][0] = featkey_int(0, t->first_user + (int64_t) ((i + b) % 20000));
+			keys[b][1] = featkey_int(1, (int64_t) (ck_mix64(i + b) % 5));
+			slot_end[b][0] = 1;
+			slot_end[b][1] = 2;
+			exs[b] = (Example) {keys[b], slot_end[b], numeric};
+			labels[b] = (i + b) % 2;
+		}
+		t->done += model_train_batch(t->model, &t->env, exs, labels, 16, 1, &work, scratch,
+									 predictions);
+	}
+	free(scratch);
+	free(floats);
+	return NULL;
+}
+
+/*
+ * Two threads train one model in batches, on users of their own and five
+ * items they share, under a memory cap that makes them evict and take the
+ * lock exclusive meanwhile (copies are merged before any such pause): every
+ * step is counted, the shared items keep finite values, and AddressSanitizer
+ * sees no copy outlive its entry.
+ */
+static void
+test_batches_in_two_threads(void)
+{
+	Fixture		f;
+	ModelConfig c = fm_config(23);
+	pthread_t	threads[2];
+	BatchTrainer trainers[2];
+	bool		finite = true;
+
+	fixture_init(&f, &c, 1);
+	f.heap.cap = 1 << 21;
+	for (int t = 0; t < 2; t++)
+	{
+		trainers[t] = (BatchTrainer) {&f.model, f.heap.env, t * 1000000, 0};
+		trainers[t].env.view = f.heap.env.view ? calloc(1, sizeof(CuckooView)) : NULL;
+		pthread_create(&threads[t], NULL, train_batches, &trainers[t]);
+	}
+	for (int t = 0; t < 2; t++)
+	{
+		pthread_join(threads[t], NULL);
+		free(trainers[t].env.view);
+	}
+	for (int64_t item = 0; item < 5; item++)
+	{
+		CuckooEntry *e = ck_find(&f.model.table, &f.heap.env, featkey_int(1, item));
+		const float *v = e != NULL ? CK_VALUE(e) : NULL;
+
+		for (uint32_t j = 0; v != NULL && j < f.model.value_floats; j++)
+			finite &= isfinite(v[j]);
+		finite &= v != NULL;
+	}
+	CHECK(trainers[0].done + trainers[1].done == 80000, "every example went through");
+	CHECK(f.model.examples == 80000, "every step was counted");
+	CHECK(f.model.table.evicted > 0, "the cap evicted nothing");
+	CHECK(finite, "the shared items are there, with finite values");
+	fixture_free(&f);
+}
+
 int
 main(void)
 {
@@ -966,6 +1140,8 @@ main(void)
 	test_hash_rows();
 	test_negative_sampling_calibration();
 	test_diverged_takes_no_step();
+	test_batch_matches_single_steps();
+	test_batches_in_two_threads();
 	test_many_ids_in_pieces();
 	test_predict_unlocked_under_training();
 	test_predict_unlocked_never_sees_writers();
