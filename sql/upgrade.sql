@@ -1,4 +1,4 @@
--- From 0.1.0 through 0.2.0 and 0.3.0 to 0.4.0.  The library refuses to use models
+-- From 0.1.0 through 0.2.0, 0.3.0 and 0.4.0 to 0.5.0.  The library refuses to use models
 -- until the installed SQL is brought up to date: before 0.3.0 models had no
 -- owners, so nobody's privileges on them could be checked.
 DROP EXTENSION monolith;
@@ -46,5 +46,17 @@ ROLLBACK;
 SELECT name, examples_trained, examples_committed, examples_rolled_back, examples_failed
   FROM monolith.models ORDER BY name;
 DROP TABLE upgraded_events;
+
+-- 0.5.0: online joiners
+ALTER EXTENSION monolith UPDATE TO '0.5.0';
+CREATE TABLE upgraded_shown (r int PRIMARY KEY, at timestamptz NOT NULL, u int, i int);
+CREATE TABLE upgraded_acted (r int);
+SELECT monolith.create_joiner('upgraded', 'old', 'upgraded_shown', 'upgraded_acted', 'r', 'at');
+INSERT INTO upgraded_shown VALUES (1, '2100-01-01 00:00+00', 1, 2), (2, '2100-01-01 00:00+00', 3, 4);
+INSERT INTO upgraded_acted VALUES (1);
+SELECT monolith.close_joiner('upgraded', '2100-01-01 02:00+00');
+SELECT name, positives, negatives FROM monolith.joiner_status;
+SELECT monolith.drop_joiner('upgraded');
+DROP TABLE upgraded_shown, upgraded_acted;
 DROP EXTENSION monolith;
 CREATE EXTENSION monolith;

@@ -110,23 +110,14 @@ catalog_has_owners(void)
 	return scope_find(&scope, &current) && current;
 }
 
-/* A run of internal queries, between internal_begin and internal_end. */
-typedef struct InternalQuery
-{
-	CatalogScope scope;
-	MemoryContext caller;		/* where results are copied to */
-	Oid			saved_user;
-	int			saved_context;
-	int			guc_level;
-} InternalQuery;
-
 /*
- * Connects to SPI as the tables' owner, in a security-restricted operation,
- * with search_path holding only pg_catalog and pg_temp.  An error on the way
+ * Connects to SPI as role (InvalidOid: the extension tables' owner), in a
+ * security-restricted operation, with
+ * search_path holding only pg_catalog and pg_temp.  An error on the way
  * undoes all three, as any error undoes a function's SET clause.
  */
-static void
-internal_begin(InternalQuery *q)
+void
+internal_begin_as(InternalQuery *q, Oid role)
 {
 	catalog_scope(&q->scope);
 	q->caller = CurrentMemoryContext;
@@ -134,13 +125,21 @@ internal_begin(InternalQuery *q)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	GetUserIdAndSecContext(&q->saved_user, &q->saved_context);
-	SetUserIdAndSecContext(q->scope.owner, q->saved_context | SECURITY_LOCAL_USERID_CHANGE |
+	SetUserIdAndSecContext(OidIsValid(role) ? role : q->scope.owner, q->saved_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
 }
 
-static void
+/* Connects to SPI as the extension tables' owner (see internal_begin_as). */
+void
+internal_begin(InternalQuery *q)
+{
+	internal_begin_as(q, InvalidOid);
+}
+
+/* Ends what internal_begin_as began. */
+void
 internal_end(InternalQuery *q)
 {
 	SPI_finish();
@@ -149,7 +148,7 @@ internal_end(InternalQuery *q)
 }
 
 /* Runs one internal query with its arguments; errors unless it gives expected. */
-static void
+void
 internal_run(const char *sql, int nargs, Oid *types, Datum *values, bool read_only,
 			 int expected)
 {

@@ -25,7 +25,27 @@ typedef struct ModelGrants
 	Acl		   *acl;
 } ModelGrants;
 
+/*
+ * A run of internal queries, between internal_begin and internal_end: SPI as
+ * a chosen role, in a security-restricted operation, with search_path
+ * holding only pg_catalog and pg_temp, so that every name they use must be
+ * schema-qualified and nothing a caller created is ever looked up.
+ */
+typedef struct InternalQuery
+{
+	CatalogScope scope;
+	MemoryContext caller;		/* where results are copied to */
+	Oid			saved_user;
+	int			saved_context;
+	int			guc_level;
+} InternalQuery;
+
 extern void catalog_scope(CatalogScope *scope);
+extern void internal_begin(InternalQuery *q);
+extern void internal_begin_as(InternalQuery *q, Oid role);
+extern void internal_end(InternalQuery *q);
+extern void internal_run(const char *sql, int nargs, Oid *types, Datum *values, bool read_only,
+						 int expected);
 extern bool catalog_has_owners(void);
 extern void catalog_lookup(text *name, ModelDef *def);
 extern void catalog_lookup_grants(text *name, ModelDef *def);

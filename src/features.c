@@ -362,9 +362,9 @@ column_named(TupleDesc desc, const char *name, const char *source)
 }
 
 /*
- * Maps def's inputs and the label to the columns of desc; source names the
- * rows' origin in errors ("query", "table \"ratings\""), rows_name the rows
- * themselves ("the query").
+ * Maps def's inputs and the label (if label_column is not NULL) to the columns
+ * of desc; source names the rows' origin in errors ("query", "table \"ratings\""),
+ * rows_name the rows themselves ("the query").
  */
 void
 row_reader_init(RowReader *r, const ModelDef *def, TupleDesc desc, const char *label_column,
@@ -397,21 +397,27 @@ row_reader_init(RowReader *r, const ModelDef *def, TupleDesc desc, const char *l
 		types[i] = TupleDescAttr(desc, attno)->atttypid;
 		r->n_attrs_needed = Max(r->n_attrs_needed, attno + 1);
 	}
-	r->label_attno = column_named(desc, label_column, source);
-	if (r->label_attno < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("%s has no label column \"%s\"", source, label_column),
-				 errhint("Name the label column with the label argument.")));
-	r->label_type = TupleDescAttr(desc, r->label_attno)->atttypid;
-	label_check_type(r->label_type);
-	r->n_attrs_needed = Max(r->n_attrs_needed, r->label_attno + 1);
+	/* Without a label column, the caller knows each row's label. */
+	r->label_attno = -1;
+	if (label_column != NULL)
+	{
+		r->label_attno = column_named(desc, label_column, source);
+		if (r->label_attno < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("%s has no label column \"%s\"", source, label_column),
+					 errhint("Name the label column with the label argument.")));
+		r->label_type = TupleDescAttr(desc, r->label_attno)->atttypid;
+		label_check_type(r->label_type);
+		r->n_attrs_needed = Max(r->n_attrs_needed, r->label_attno + 1);
+	}
 	example_builder_init(&r->builder, def, types, labels);
 }
 
 /*
  * The example and label of the row in slot, the row_number-th (from 1) of
- * its rows; allocates in the current memory context.
+ * its rows (a reader without a label column leaves *label as it is);
+ * allocates in the current memory context.
  */
 Example
 row_reader_read(RowReader *r, TupleTableSlot *slot, uint64 row_number, double *label,
@@ -420,13 +426,16 @@ row_reader_read(RowReader *r, TupleTableSlot *slot, uint64 row_number, double *l
 	int			n_inputs = r->def->n_slots + r->def->n_numeric;
 
 	slot_getsomeattrs(slot, r->n_attrs_needed);
-	if (slot->tts_isnull[r->label_attno])
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("label must not be null"),
-				 errdetail("Row " UINT64_FORMAT " of %s has a null \"%s\".",
-						   row_number, r->rows_name, r->label_column)));
-	*label = label_from_datum(slot->tts_values[r->label_attno], r->label_type);
+	if (r->label_attno >= 0)
+	{
+		if (slot->tts_isnull[r->label_attno])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("label must not be null"),
+					 errdetail("Row " UINT64_FORMAT " of %s has a null \"%s\".",
+							   row_number, r->rows_name, r->label_column)));
+		*label = label_from_datum(slot->tts_values[r->label_attno], r->label_type);
+	}
 	for (int i = 0; i < n_inputs; i++)
 	{
 		r->inputs[i].value = slot->tts_values[r->input_attnos[i]];

@@ -14,6 +14,7 @@
 #include "features.h"
 #include "lifecycle.h"
 #include "shmem.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -57,9 +58,18 @@ _PG_init(void)
 							10, 0, INT_MAX / 1000,
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.joiner_naptime",
+							"Time the background worker waits between rounds of closing joiners' windows.",
+							NULL,
+							&monolith_joiner_naptime_ms,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("monolith");
 
 	lifecycle_install_callbacks();
 	commit_train_install_callbacks();
 	shmem_install_hooks();
+	worker_install_hooks();
+	worker_register_launcher();
 }

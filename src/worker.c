@@ -1,0 +1,569 @@
+/*
+ * worker.c
+ *		The extension's background workers: a launcher, started with the
+ *		server, and a worker for each database that has timed work for it
+ *		(closing joiners' windows; the parameter sync is to live here too).
+ *
+ * The launcher starts a database's worker when the database asks
+ * (worker_wake, from monolith.create_joiner) and, once after each server
+ * start, for every database, since shared memory does not remember which
+ * ones asked before.  A worker whose database has nothing for it exits
+ * cleanly and says it is no longer wanted; one that exits any other way (an
+ * error, a crash, SIGTERM) is started again after WORKER_RESTART_DELAY_MS.
+ * A worker does its work in short transactions, each as the role that owns
+ * the work (joiner.c), and sleeps monolith.joiner_naptime between rounds;
+ * SIGHUP rereads the configuration, SIGTERM ends it at the next
+ * CHECK_FOR_INTERRUPTS.
+ *
+ * Locking: WorkerShared is guarded by its spinlock, held only to read or
+ * write a few fields; the launcher alone starts workers.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "utils/syscache.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "joiner.h"
+#include "worker.h"
+
+PGDLLEXPORT void monolith_launcher_main(Datum arg);
+PGDLLEXPORT void monolith_database_worker_main(Datum arg);
+
+int			monolith_joiner_naptime_ms = 1000;
+
+/* How long the launcher waits before starting again a worker that failed. */
+#define WORKER_RESTART_DELAY_MS 5000
+/* Pieces of one joiner's work a round does before moving to the next joiner. */
+#define PIECES_PER_ROUND 16
+/* Longest wait before retrying a joiner whose work failed. */
+#define MAX_RETRY_DELAY_MS 60000
+
+/* A database that has, or may have, work for a worker. */
+typedef struct DatabaseSlot
+{
+	Oid			database;		/* InvalidOid: free */
+	bool		wanted;			/* a worker should run there */
+	uint64		requests;		/* worker_wake calls for it */
+} DatabaseSlot;
+
+typedef struct WorkerShared
+{
+	slock_t		mutex;
+	Latch	   *launcher_latch; /* NULL while no launcher runs */
+	int			n_slots;
+	DatabaseSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} WorkerShared;
+
+static WorkerShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* A database at most each worker process could serve. */
+static Size
+worker_shmem_size(void)
+{
+	return add_size(offsetof(WorkerShared, slots), mul_size(max_worker_processes, sizeof(DatabaseSlot)));
+}
+
+static void
+worker_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(worker_shmem_size());
+}
+
+static void
+worker_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("monolith workers", worker_shmem_size(), &found);
+	if (!found)
+	{
+		SpinLockInit(&shared->mutex);
+		shared->launcher_latch = NULL;
+		shared->n_slots = max_worker_processes;
+		memset(shared->slots, 0, sizeof(DatabaseSlot) * shared->n_slots);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+worker_install_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = worker_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = worker_shmem_startup;
+}
+
+/* Registers the launcher; at shared_preload_libraries time only. */
+void
+worker_register_launcher(void)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = WORKER_RESTART_DELAY_MS / 1000;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "monolith");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "monolith_launcher_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "monolith launcher");
+	snprintf(w.bgw_type, BGW_MAXLEN, "monolith launcher");
+	RegisterBackgroundWorker(&w);
+}
+
+/* The slot of database, taken if it has none; NULL if all are taken.  Under the mutex. */
+static DatabaseSlot *
+database_slot(Oid database)
+{
+	DatabaseSlot *free_slot = NULL;
+
+	for (int i = 0; i < shared->n_slots; i++)
+	{
+		if (shared->slots[i].database == database)
+			return &shared->slots[i];
+		if (free_slot == NULL && !OidIsValid(shared->slots[i].database))
+			free_slot = &shared->slots[i];
+	}
+	if (free_slot != NULL)
+	{
+		free_slot->database = database;
+		free_slot->wanted = false;
+		free_slot->requests = 0;
+	}
+	return free_slot;
+}
+
+/* Asks for a worker in database, and wakes the launcher to start it. */
+void
+worker_wake(Oid database)
+{
+	DatabaseSlot *slot;
+	Latch	   *launcher;
+
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("monolith must be loaded via shared_preload_libraries")));
+	SpinLockAcquire(&shared->mutex);
+	slot = database_slot(database);
+	if (slot != NULL)
+	{
+		slot->wanted = true;
+		slot->requests++;
+	}
+	launcher = shared->launcher_latch;
+	SpinLockRelease(&shared->mutex);
+	if (slot == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("no room for another database's monolith worker"),
+				 errdetail("As many databases as max_worker_processes (%d) have one already.",
+						   max_worker_processes)));
+	if (launcher != NULL)
+		SetLatch(launcher);
+}
+
+/* worker_wake calls for database so far. */
+static uint64
+database_requests(Oid database)
+{
+	uint64		requests = 0;
+
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < shared->n_slots; i++)
+		if (shared->slots[i].database == database)
+			requests = shared->slots[i].requests;
+	SpinLockRelease(&shared->mutex);
+	return requests;
+}
+
+/*
+ * Says database needs no worker, unless it asked again since requests; true
+ * if it did not.
+ */
+static bool
+database_done(Oid database, uint64 requests)
+{
+	bool		done = true;
+
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < shared->n_slots; i++)
+	{
+		DatabaseSlot *slot = &shared->slots[i];
+
+		if (slot->database != database)
+			continue;
+		done = slot->requests == requests;
+		if (done)
+			slot->database = InvalidOid;
+	}
+	SpinLockRelease(&shared->mutex);
+	return done;
+}
+
+/*
+ * Runs step(arg) in a transaction of its own, as a statement would; on an
+ * error, logs it, rolls back and returns false.
+ */
+static bool
+run_in_transaction(const char *activity, bool (*step) (void *arg), void *arg, bool *result)
+{
+	MemoryContext context = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+	PG_TRY();
+	{
+		*result = step(arg);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(context);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	pgstat_report_stat(false);
+	return ok;
+}
+
+/* A joiner whose work failed, and when to try it again. */
+typedef struct Retry
+{
+	int64		id;
+	int			delay_ms;
+	TimestampTz at;
+} Retry;
+
+static Retry *retries = NULL;
+static int	n_retries = 0;
+
+static Retry *
+retry_of(int64 id)
+{
+	for (int i = 0; i < n_retries; i++)
+		if (retries[i].id == id)
+			return &retries[i];
+	return NULL;
+}
+
+/* Waits twice as long as last time (up to MAX_RETRY_DELAY_MS) before trying id again. */
+static void
+retry_later(int64 id)
+{
+	Retry	   *r = retry_of(id);
+
+	if (r == NULL)
+	{
+		retries = retries == NULL ? MemoryContextAlloc(TopMemoryContext, sizeof(Retry)) :
+			repalloc(retries, sizeof(Retry) * (n_retries + 1));
+		r = &retries[n_retries++];
+		r->id = id;
+		r->delay_ms = 500;
+	}
+	r->delay_ms = Min(r->delay_ms * 2, MAX_RETRY_DELAY_MS);
+	r->at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), r->delay_ms);
+}
+
+static void
+retry_forget(int64 id)
+{
+	Retry	   *r = retry_of(id);
+
+	if (r != NULL)
+		*r = retries[--n_retries];
+}
+
+typedef struct JoinerList
+{
+	int64	   *ids;
+	int			n;
+} JoinerList;
+
+static bool
+list_joiners(void *arg)
+{
+	JoinerList *list = arg;
+
+	list->n = joiner_list(&list->ids);
+	return true;
+}
+
+static bool
+work_on_joiner(void *arg)
+{
+	return joiner_work(*(int64 *) arg);
+}
+
+/*
+ * A round of every joiner's work; *busy if one has more to do at once.
+ * Returns whether the database has joiners (or might: an error keeps it).
+ */
+static bool
+joiners_round(bool *busy)
+{
+	JoinerList	list = {NULL, 0};
+	bool		listed;
+
+	if (!run_in_transaction("listing joiners", list_joiners, &list, &listed))
+		return true;
+	for (int i = 0; i < list.n; i++)
+	{
+		int64		id = list.ids[i];
+		Retry	   *r = retry_of(id);
+		bool		done = false;
+
+		if (r != NULL && GetCurrentTimestamp() < r->at)
+			continue;
+		for (int piece = 0; piece < PIECES_PER_ROUND && !done; piece++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!run_in_transaction("closing joiner windows", work_on_joiner, &id, &done))
+			{
+				retry_later(id);
+				break;
+			}
+			retry_forget(id);
+		}
+		if (!done && retry_of(id) == NULL)
+			*busy = true;
+	}
+	return list.n > 0;
+}
+
+/* A database's worker: rounds of work until its database has none. */
+void
+monolith_database_worker_main(Datum arg)
+{
+	Oid			database = DatumGetObjectId(arg);
+	MemoryContext round_context;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	pgstat_report_appname("monolith worker");
+	round_context = AllocSetContextCreate(TopMemoryContext, "monolith worker round",
+										  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		uint64		requests = database_requests(database);
+		bool		busy = false;
+		bool		has_work;
+
+		MemoryContextSwitchTo(round_context);
+		has_work = joiners_round(&busy);
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(round_context);
+		if (!has_work && database_done(database, requests))
+			proc_exit(0);
+		if (!busy)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 monolith_joiner_naptime_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
+
+/* Marks every database that accepts connections as wanted: any may have work. */
+static void
+want_every_database(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
+		DatabaseSlot *slot;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		SpinLockAcquire(&shared->mutex);
+		slot = database_slot(db->oid);
+		if (slot != NULL)
+			slot->wanted = true;
+		SpinLockRelease(&shared->mutex);
+		if (slot == NULL)
+			ereport(LOG,
+					(errmsg("monolith launcher has no room to look for work in database \"%s\"",
+							NameStr(db->datname)),
+					 errhint("Raise max_worker_processes.")));
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+}
+
+/* Whether database still exists (a dropped one's slot is freed). */
+static bool
+database_exists(Oid database)
+{
+	bool		exists;
+
+	StartTransactionCommand();
+	exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(database));
+	CommitTransactionCommand();
+	return exists;
+}
+
+/* What the launcher knows of a database's worker. */
+typedef struct LaunchedWorker
+{
+	Oid			database;
+	BackgroundWorkerHandle *handle; /* NULL: not running */
+	TimestampTz retry_at;		/* after a failed one, when to start another */
+} LaunchedWorker;
+
+static void
+launcher_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->launcher_latch = NULL;
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * Starts a worker for each wanted database that has none running; returns
+ * how long to sleep before a failed one may start again.
+ */
+static long
+start_workers(LaunchedWorker *launched)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		sleep_ms = -1;
+
+	for (int i = 0; i < shared->n_slots; i++)
+	{
+		LaunchedWorker *l = &launched[i];
+		BackgroundWorker w;
+		pid_t		pid;
+		Oid			database;
+		bool		wanted;
+
+		SpinLockAcquire(&shared->mutex);
+		database = shared->slots[i].database;
+		wanted = shared->slots[i].wanted && OidIsValid(database);
+		SpinLockRelease(&shared->mutex);
+
+		if (l->handle != NULL && GetBackgroundWorkerPid(l->handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(l->handle);
+			l->handle = NULL;
+			/* A worker that leaves its slot wanted did not finish its work. */
+			l->retry_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
+		}
+		if (l->handle != NULL || !wanted)
+			continue;
+		if (l->database != database)
+			l->retry_at = 0;
+		l->database = database;
+		if (now < l->retry_at)
+		{
+			long		wait = TimestampDifferenceMilliseconds(now, l->retry_at);
+
+			sleep_ms = sleep_ms < 0 ? wait : Min(sleep_ms, wait);
+			continue;
+		}
+		if (!database_exists(database))
+		{
+			(void) database_done(database, shared->slots[i].requests);
+			continue;
+		}
+		memset(&w, 0, sizeof(w));
+		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		w.bgw_restart_time = BGW_NEVER_RESTART;
+		snprintf(w.bgw_library_name, BGW_MAXLEN, "monolith");
+		snprintf(w.bgw_function_name, BGW_MAXLEN, "monolith_database_worker_main");
+		snprintf(w.bgw_name, BGW_MAXLEN, "monolith worker for database %u", database);
+		snprintf(w.bgw_type, BGW_MAXLEN, "monolith worker");
+		w.bgw_main_arg = ObjectIdGetDatum(database);
+		w.bgw_notify_pid = MyProcPid;
+		if (!RegisterDynamicBackgroundWorker(&w, &l->handle))
+		{
+			/* No free background worker slot: try again later. */
+			l->handle = NULL;
+			l->retry_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
+			sleep_ms = sleep_ms < 0 ? WORKER_RESTART_DELAY_MS : Min(sleep_ms, WORKER_RESTART_DELAY_MS);
+		}
+	}
+	return sleep_ms;
+}
+
+/* The launcher: starts and restarts the databases' workers. */
+void
+monolith_launcher_main(Datum arg)
+{
+	LaunchedWorker *launched;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	/* Shared catalogs only: pg_database. */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	launched = MemoryContextAllocZero(TopMemoryContext, sizeof(LaunchedWorker) * shared->n_slots);
+	SpinLockAcquire(&shared->mutex);
+	shared->launcher_latch = MyLatch;
+	SpinLockRelease(&shared->mutex);
+	on_shmem_exit(launcher_detach, (Datum) 0);
+	want_every_database();
+	for (;;)
+	{
+		long		sleep_ms = start_workers(launched);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0),
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
