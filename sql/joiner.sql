@@ -92,6 +92,10 @@ SELECT count(*) AS pairs,
        count(*) FILTER (WHERE monolith.score('joined', u, i) = monolith.score('replayed', u, i)) AS equal
   FROM generate_series(0, 4) u, generate_series(0, 23) i;
 
+-- the progressive AUC of what trained at commit; none for the replayed model
+SELECT name, committed_auc BETWEEN 0 AND 1 AS has_auc FROM monolith.models
+ WHERE name IN ('joined', 'replayed') ORDER BY name;
+
 -- the joiner never closes a window that is still open: nothing shown after
 -- 00:13 has a record unless an action answered it (15); nor has 22, too late
 SELECT string_agg(s.request::text, ' ' ORDER BY s.request) AS without_record

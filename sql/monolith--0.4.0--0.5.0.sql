@@ -103,3 +103,33 @@ CROSS JOIN LATERAL (
 	FROM monolith.joined d WHERE d.joiner OPERATOR(pg_catalog.=) j.id) c
 WHERE pg_catalog.pg_has_role(j.owner, 'USAGE');
 GRANT SELECT ON monolith.joiner_status TO PUBLIC;
+
+-- committed_auc: the progressive AUC (of the predictions made as each
+-- example trained) of the examples trained at commit, by train_trigger and
+-- joiners; within about 0.001 of the exact figure (1024 prediction bins).
+DROP VIEW monolith.models;
+DROP FUNCTION monolith.model_stats();
+CREATE FUNCTION monolith.model_stats(OUT model_id pg_catalog.int8, OUT ids pg_catalog.int8,
+									 OUT memory_bytes pg_catalog.int8,
+									 OUT examples_trained pg_catalog.int8,
+									 OUT evicted pg_catalog.int8,
+									 OUT refused pg_catalog.int8,
+									 OUT longest_exclusive_ms pg_catalog.float8,
+									 OUT examples_committed pg_catalog.int8,
+									 OUT examples_rolled_back pg_catalog.int8,
+									 OUT examples_failed pg_catalog.int8,
+									 OUT committed_auc pg_catalog.float8)
+RETURNS SETOF pg_catalog.record
+AS 'MODULE_PATHNAME', 'monolith_model_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE VIEW monolith.models WITH (security_barrier) AS
+SELECT d.name, d.owner, d.acl AS privileges, d.slots, d.numeric_features, d.dim, d.hidden,
+	   d.optimizer, d.weight_optimizer, d.dense_optimizer,
+	   d.learning_rate, d.dense_learning_rate, d.l1, d.l2,
+	   d.min_count, d.admit_probability, d.negative_sample_rate, d.hash_rows, d.seed,
+	   s.ids, s.memory_bytes, s.examples_trained, s.evicted, s.refused, s.longest_exclusive_ms,
+	   s.examples_committed, s.examples_rolled_back, s.examples_failed, s.committed_auc,
+	   d.created_at
+FROM monolith.model_definitions d
+JOIN monolith.model_stats() s ON s.model_id OPERATOR(pg_catalog.=) d.id;
+GRANT SELECT ON monolith.models TO PUBLIC;

@@ -24,7 +24,8 @@
  *	- XACT_EVENT_ABORT discards them all.  PREPARE TRANSACTION is refused:
  *	  the examples could not follow the transaction to the session that
  *	  commits it.
- * Each model counts its examples' outcomes (shmem_count_outcome), for
+ * Each model counts its examples' outcomes (shmem_count_outcome), and the
+ * progressive AUC of those trained (shmem_add_committed_auc), for
  * monolith.models.
  *
  * All of it is backend-local and lives in a context under
@@ -40,6 +41,7 @@
 
 #include "commit_train.h"
 #include "features.h"
+#include "metrics.h"
 #include "spill_log.h"
 
 struct CommitTarget
@@ -56,6 +58,8 @@ struct CommitTarget
 	float	   *numeric;
 	ExampleBatch batch;			/* room for any example: it never allocates */
 	uint64		trained;
+	double	   *auc_pos;		/* label weights by prediction bin (metrics.h) */
+	double	   *auc_neg;
 };
 
 /* Where the examples of one nesting level start in the log. */
@@ -285,12 +289,14 @@ prepare_training(void)
 		t->slot_end = palloc(sizeof(uint32) * Max(def->n_slots, 1));
 		t->numeric = palloc(sizeof(float) * Max(def->n_numeric, 1));
 		example_batch_init(&t->batch, &t->handle.snapshot.shape, Max(keys, BATCH_KEYS));
+		t->auc_pos = palloc0(sizeof(double) * METRICS_AUC_BINS);
+		t->auc_neg = palloc0(sizeof(double) * METRICS_AUC_BINS);
 		MemoryContextSwitchTo(old);
 	}
 	spill_log_rewind(&pending.log);
 }
 
-/* Trains target's gathered examples. */
+/* Trains target's gathered examples, binning their predictions for the model's AUC. */
 static void
 train_batch(CommitTarget *t, uint32 now)
 {
@@ -298,7 +304,13 @@ train_batch(CommitTarget *t, uint32 now)
 
 	t->trained += done;
 	for (uint32 i = 0; i < done; i++)
+	{
+		unsigned	bin = metrics_auc_bin(t->batch.predictions[i]);
+
+		t->auc_pos[bin] += t->batch.labels[i];
+		t->auc_neg[bin] += 1 - t->batch.labels[i];
 		shmem_check_pressure(&t->handle);
+	}
 }
 
 /*
@@ -388,6 +400,7 @@ train_committed(void)
 			continue;
 		shmem_count_outcome(&t->handle, COMMIT_TRAINED, t->trained);
 		shmem_count_outcome(&t->handle, COMMIT_FAILED, t->captured - t->trained);
+		shmem_add_committed_auc(&t->handle, t->auc_pos, t->auc_neg);
 	}
 }
 

@@ -126,6 +126,34 @@ metrics_auc(ScoredLabel *items, size_t n)
 	return metrics_auc_sweep_end(&sweep);
 }
 
+/* The bin of a prediction p in [0, 1] (NaN and values outside clamp to the ends). */
+unsigned
+metrics_auc_bin(double p)
+{
+	if (!(p > 0))
+		return 0;
+	if (p >= 1)
+		return METRICS_AUC_BINS - 1;
+	return (unsigned) (p * METRICS_AUC_BINS);
+}
+
+double
+metrics_auc_of_bins(const double *pos, const double *neg)
+{
+	AucSweep	sweep;
+
+	metrics_auc_sweep_init(&sweep);
+	for (unsigned b = 0; b < METRICS_AUC_BINS; b++)
+	{
+		/* A bin is a run of equal scores. */
+		sweep.run_pos = pos[b];
+		sweep.run_neg = neg[b];
+		sweep.run_length = 1;
+		sweep_close_run(&sweep);
+	}
+	return metrics_auc_sweep_end(&sweep);
+}
+
 /* Log loss of predicting p for label, with p kept off 0 and 1. */
 double
 metrics_log_loss(double p, double label)

@@ -40,4 +40,15 @@ extern void metrics_sort_by_score(ScoredLabel *items, size_t n);
 extern double metrics_auc(ScoredLabel *items, size_t n);
 extern double metrics_log_loss(double p, double label);
 
+/*
+ * A running AUC in fixed memory: label weights counted in METRICS_AUC_BINS
+ * equal bins of the prediction, scores within a bin counted as tied.  For
+ * predictions spread over [0, 1] that is within about 1 / METRICS_AUC_BINS
+ * of the exact AUC, and exact when no bin mixes classes.
+ */
+#define METRICS_AUC_BINS 1024
+extern unsigned metrics_auc_bin(double p);
+/* pos[b] and neg[b]: the positive and negative weight of bin b; NaN when either is zero. */
+extern double metrics_auc_of_bins(const double *pos, const double *neg);
+
 #endif							/* MONOLITH_METRICS_H */

@@ -48,6 +48,7 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -61,6 +62,7 @@
 #include "utils/memutils.h"
 
 #include "catalog.h"
+#include "metrics.h"
 
 #include "shmem.h"
 
@@ -93,7 +95,15 @@ typedef struct ModelSlot
 	double		longest_exclusive_ms;	/* the longest exclusive hold yet */
 	HoldUsage	hold_usage;		/* the exclusive holder's, for monolith.log_long_holds */
 	pg_atomic_uint64 outcomes[N_COMMIT_OUTCOMES];	/* see shmem_count_outcome */
+	/*
+	 * Label weights of the examples trained at commit, by prediction bin, in
+	 * AUC_WEIGHT_UNITs: positive weights, then negative ones.
+	 */
+	pg_atomic_uint64 committed_auc[2 * METRICS_AUC_BINS];
 } ModelSlot;
+
+/* A label weight of 1 in ModelSlot.committed_auc. */
+#define AUC_WEIGHT_UNIT 65536.0
 
 typedef struct MonolithShared
 {
@@ -182,6 +192,8 @@ monolith_shmem_startup(void)
 			pg_atomic_init_u32(&shared->models[i].write_seq, 0);
 			for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
 				pg_atomic_init_u64(&shared->models[i].outcomes[o], 0);
+			for (int b = 0; b < 2 * METRICS_AUC_BINS; b++)
+				pg_atomic_init_u64(&shared->models[i].committed_auc[b], 0);
 			shared->models[i].in_use = false;
 			shared->models[i].dying = false;
 		}
@@ -686,6 +698,8 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	slot->longest_exclusive_ms = 0;
 	for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
 		pg_atomic_write_u64(&slot->outcomes[o], 0);
+	for (int b = 0; b < 2 * METRICS_AUC_BINS; b++)
+		pg_atomic_write_u64(&slot->committed_auc[b], 0);
 	slot->in_use = true;
 	return index;
 }
@@ -1009,6 +1023,43 @@ shmem_count_outcome(const ModelHandle *h, CommitOutcome outcome, uint64 n)
 	LWLockRelease(shared->lock);
 }
 
+/*
+ * Adds the label weights of examples trained at commit, by prediction bin
+ * (pos and neg, METRICS_AUC_BINS each), to the handle's model if it still
+ * lives.  Cannot fail, as shmem_count_outcome.
+ */
+void
+shmem_add_committed_auc(const ModelHandle *h, const double *pos, const double *neg)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	if (slot->in_use && slot->generation == h->generation)
+		for (int b = 0; b < 2 * METRICS_AUC_BINS; b++)
+		{
+			double		weight = b < METRICS_AUC_BINS ? pos[b] : neg[b - METRICS_AUC_BINS];
+
+			if (weight > 0)
+				pg_atomic_fetch_add_u64(&slot->committed_auc[b], (uint64) rint(weight * AUC_WEIGHT_UNIT));
+		}
+	LWLockRelease(shared->lock);
+}
+
+/* The progressive AUC of the examples slot's model trained at commit; NaN before both classes. */
+static double
+committed_auc(ModelSlot *slot)
+{
+	double		pos[METRICS_AUC_BINS];
+	double		neg[METRICS_AUC_BINS];
+
+	for (int b = 0; b < METRICS_AUC_BINS; b++)
+	{
+		pos[b] = pg_atomic_read_u64(&slot->committed_auc[b]) / AUC_WEIGHT_UNIT;
+		neg[b] = pg_atomic_read_u64(&slot->committed_auc[METRICS_AUC_BINS + b]) / AUC_WEIGHT_UNIT;
+	}
+	return metrics_auc_of_bins(pos, neg);
+}
+
 /* Copies the figures of this database's live models of an installation into out[0..max). */
 int
 shmem_collect_stats(Oid extension, ModelStats *out, int max)
@@ -1034,6 +1085,7 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 		out[n].longest_exclusive_ms = slot->longest_exclusive_ms;
 		for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
 			out[n].outcomes[o] = pg_atomic_read_u64(&slot->outcomes[o]);
+		out[n].committed_auc = committed_auc(slot);
 		n++;
 	}
 	LWLockRelease(shared->lock);

@@ -60,6 +60,7 @@ typedef struct ModelStats
 	uint64		refused;		/* admitted IDs that found no memory */
 	double		longest_exclusive_ms;	/* of the model's table lock */
 	uint64		outcomes[N_COMMIT_OUTCOMES];	/* of examples captured to train at commit */
+	double		committed_auc;	/* progressive AUC of those trained; NaN before both classes */
 } ModelStats;
 
 extern int	monolith_max_memory_mb;
@@ -72,6 +73,7 @@ extern void shmem_assign_max_memory(int newval, void *extra);
 extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);
 extern bool shmem_model_alive(const ModelHandle *h);
 extern void shmem_count_outcome(const ModelHandle *h, CommitOutcome outcome, uint64 n);
+extern void shmem_add_committed_auc(const ModelHandle *h, const double *pos, const double *neg);
 extern void shmem_release(ReleaseScope scope, const ModelKey *key);
 extern int	shmem_collect_stats(Oid extension, ModelStats *out, int max);
 extern void shmem_usage(int *live, uint64 *bytes);

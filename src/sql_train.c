@@ -247,16 +247,18 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 
 	shmem_require();
 	InitMaterializedSRF(fcinfo, 0);
-	if (rsinfo->setDesc->natts != 7 && rsinfo->setDesc->natts != 7 + N_COMMIT_OUTCOMES)
+	/* Columns as declared by 0.3.0, 0.4.0 (outcomes) and 0.5.0 (committed_auc). */
+	if (rsinfo->setDesc->natts != 7 && rsinfo->setDesc->natts != 7 + N_COMMIT_OUTCOMES &&
+		rsinfo->setDesc->natts != 8 + N_COMMIT_OUTCOMES)
 		elog(ERROR, "monolith.model_stats is declared with %d columns", rsinfo->setDesc->natts);
 	n_models = catalog_all_grants(&grants, &extension);
 	stats = palloc(sizeof(ModelStats) * monolith_max_models);
 	n_live = shmem_collect_stats(extension, stats, monolith_max_models);
 	for (int m = 0; m < n_models; m++)
 	{
-		ModelStats	figures = {grants[m].id};
-		Datum		values[10];
-		bool		nulls[10] = {false};
+		ModelStats	figures = {grants[m].id, .committed_auc = NAN};
+		Datum		values[8 + N_COMMIT_OUTCOMES];
+		bool		nulls[8 + N_COMMIT_OUTCOMES] = {false};
 
 		if (!model_visible(GetUserId(), grants[m].owner, grants[m].acl))
 			continue;
@@ -272,6 +274,8 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 		values[6] = Float8GetDatum(figures.longest_exclusive_ms);
 		for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
 			values[7 + o] = Int64GetDatum((int64) figures.outcomes[o]);
+		values[7 + N_COMMIT_OUTCOMES] = Float8GetDatum(figures.committed_auc);
+		nulls[7 + N_COMMIT_OUTCOMES] = isnan(figures.committed_auc);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../src/metrics.h"
 #include "unit.h"
@@ -174,6 +175,67 @@ test_auc_sweep_of_runs(void)
 	free(all);
 }
 
+/*
+ * The binned AUC: exact where no bin mixes classes or where all scores sit
+ * on bin edges, and near the exact one for scores spread over [0, 1].
+ */
+static void
+test_auc_of_bins(void)
+{
+	enum
+	{
+		N = 200000
+	};
+	static double pos[METRICS_AUC_BINS];
+	static double neg[METRICS_AUC_BINS];
+	ScoredLabel *items = malloc(sizeof(ScoredLabel) * N);
+	uint64_t	rng = 11;
+	double		binned;
+	double		exact;
+
+	memset(pos, 0, sizeof(pos));
+	memset(neg, 0, sizeof(neg));
+	for (size_t i = 0; i < N; i++)
+	{
+		/* Positives a little higher: an AUC near 0.75. */
+		double		label = next_random(&rng) % 2;
+		double		p = ((double) (next_random(&rng) % 1000000) / 1e6 + 0.3 * label) / 1.3;
+
+		items[i] = (ScoredLabel) {p, label};
+		pos[metrics_auc_bin(p)] += label;
+		neg[metrics_auc_bin(p)] += 1 - label;
+	}
+	binned = metrics_auc_of_bins(pos, neg);
+	exact = metrics_auc(items, N);
+	CHECK(fabs(binned - exact) < 1.0 / METRICS_AUC_BINS, "binned %.6f, exact %.6f", binned, exact);
+	CHECK(exact > 0.7 && exact < 0.8, "the case's AUC %.3f", exact);
+
+	/* Scores on bin edges are in bins of their own: exact, ties and all. */
+	memset(pos, 0, sizeof(pos));
+	memset(neg, 0, sizeof(neg));
+	for (size_t i = 0; i < N; i++)
+	{
+		double		label = next_random(&rng) % 3 == 0;
+		double		p = (double) (next_random(&rng) % 64 + 16 * label) / METRICS_AUC_BINS;
+
+		items[i] = (ScoredLabel) {p, label};
+		pos[metrics_auc_bin(p)] += label;
+		neg[metrics_auc_bin(p)] += 1 - label;
+	}
+	binned = metrics_auc_of_bins(pos, neg);
+	exact = metrics_auc(items, N);
+	CHECK(fabs(binned - exact) < 1e-12, "on edges: binned %.12f, exact %.12f", binned, exact);
+
+	CHECK(metrics_auc_bin(-1) == 0 && metrics_auc_bin(NAN) == 0, "low and NaN clamp to bin 0");
+	CHECK(metrics_auc_bin(1) == METRICS_AUC_BINS - 1 && metrics_auc_bin(7) == METRICS_AUC_BINS - 1,
+		  "1 and above clamp to the last bin");
+	memset(pos, 0, sizeof(pos));
+	memset(neg, 0, sizeof(neg));
+	pos[3] = 1;
+	CHECK(isnan(metrics_auc_of_bins(pos, neg)), "one class gives NaN");
+	free(items);
+}
+
 /* Log loss at known points and clamped at the ends. */
 static void
 test_log_loss(void)
@@ -192,6 +254,7 @@ main(void)
 	test_auc_fractional();
 	test_auc_large();
 	test_auc_sweep_of_runs();
+	test_auc_of_bins();
 	test_log_loss();
 	return unit_finish("test_metrics");
 }
