@@ -14,6 +14,7 @@ SELECT monolith.create_model('replayed', ARRAY['u', 'i'], dim => 4, learning_rat
 CREATE TABLE shown (request bigint PRIMARY KEY, shown_at timestamptz NOT NULL, u int, i int);
 CREATE INDEX ON shown (shown_at);
 CREATE TABLE acted (request bigint, rating int, liked boolean GENERATED ALWAYS AS (rating >= 4) STORED);
+CREATE INDEX ON acted (request);
 SELECT monolith.create_joiner('j', 'joined', 'shown', 'acted', 'request', 'shown_at', 'liked',
        join_window => '1 hour', retention => '1 day');
 SELECT name, owner, model, impressions, actions, join_window, retention, clock, late_actions,
@@ -100,19 +101,11 @@ SELECT name, committed_auc BETWEEN 0 AND 1 AS has_auc FROM monolith.models
 -- 00:13 has a record unless an action answered it (15); nor has 22, too late
 SELECT string_agg(s.request::text, ' ' ORDER BY s.request) AS without_record
   FROM shown s LEFT JOIN monolith.joined d ON d.key = s.request::text WHERE d.key IS NULL;
--- retention (a day) deletes impressions, and their records, shown a day before the clock
-SELECT monolith.close_joiner('j', '2100-01-02 00:10+00');
-SELECT count(*) AS impressions_left, min(request), max(request) FROM shown;
-SELECT count(*) AS records_left FROM monolith.joined;
--- an action for an impression retention deleted joins nothing; the
--- status counts the impressions retention keeps, the model all it learnt
-INSERT INTO acted VALUES (4, 5);
-SELECT s.positives, s.negatives, m.examples_committed
-  FROM monolith.joiner_status s JOIN monolith.models m ON m.name = s.model;
-
 -- late_actions => 'ignore': an action after the negative trains nothing
 CREATE TABLE shown2 (request int PRIMARY KEY, at timestamptz NOT NULL, u int, i int);
+CREATE INDEX ON shown2 (at);
 CREATE TABLE acted2 (request int);
+CREATE INDEX ON acted2 (request);
 SELECT monolith.create_joiner('j2', 'joined', 'shown2', 'acted2', 'request', 'at',
        late_actions => 'ignore');
 INSERT INTO shown2 VALUES (1, '2100-01-01 00:00+00', 1, 1), (2, '2100-01-01 00:00+00', 2, 2);
@@ -122,17 +115,42 @@ INSERT INTO acted2 VALUES (2), (1);
 SELECT name, positives, negatives, late_positives FROM monolith.joiner_status ORDER BY name;
 
 -- the event clock: windows close as impressions shown later arrive
-CREATE TABLE shown3 (request text PRIMARY KEY, at timestamptz NOT NULL, u int, i int);
+-- (the background worker closes them too: what either closed shows);
+-- impressions without a key or a finite time are ignored
+CREATE TABLE shown3 (request text UNIQUE, at timestamptz, u int, i int);
+CREATE INDEX ON shown3 (at);
 CREATE TABLE acted3 (request text);
+CREATE INDEX ON acted3 (request);
 SELECT monolith.create_joiner('j3', 'joined', 'shown3', 'acted3', 'request', 'at',
-       clock => 'event', join_window => '1 hour');
--- (the background worker closes them too: what either closed shows)
-INSERT INTO shown3 VALUES ('a', '2000-01-01 00:00+00', 1, 1), ('b', '2000-01-01 00:30+00', 1, 2);
+       clock => 'event', join_window => '1 hour', retention => '1 day');
+INSERT INTO shown3 VALUES ('a', '2000-01-01 00:00+00', 1, 1), ('b', '2000-01-01 00:30+00', 1, 2),
+       (NULL, '2000-01-01 00:10+00', 1, 3), ('no time', NULL, 1, 4), ('forever', 'infinity', 1, 5),
+       ('never', '-infinity', 1, 6);
 SELECT monolith.close_joiner('j3') >= 0 AS closed;
 SELECT closed_until, negatives FROM monolith.joiner_status WHERE name = 'j3';
 INSERT INTO shown3 VALUES ('c', '2000-01-01 01:20+00', 1, 3);
 SELECT monolith.close_joiner('j3') >= 0 AS closed;
 SELECT closed_until, negatives FROM monolith.joiner_status WHERE name = 'j3';
+INSERT INTO acted3 VALUES (NULL), ('forever'), ('no time');
+SELECT positives FROM monolith.joiner_status WHERE name = 'j3';
+-- an action the trigger did not see (it fires for INSERT only) still joins
+-- its impression when the window closes: a positive, not a negative
+ALTER TABLE acted3 DISABLE TRIGGER ALL;
+INSERT INTO acted3 VALUES ('b');
+ALTER TABLE acted3 ENABLE TRIGGER ALL;
+INSERT INTO shown3 VALUES ('d', '2000-01-01 01:40+00', 1, 3);
+SELECT monolith.close_joiner('j3') >= 0 AS closed;
+SELECT key, positive, negative FROM monolith.joined d JOIN monolith.joiners j ON j.id = d.joiner
+ WHERE j.name = 'j3' ORDER BY key;
+-- retention (a day) deletes closed impressions, and their records, shown a
+-- day before the clock; an action for a deleted impression joins nothing
+INSERT INTO shown3 VALUES ('e', '2000-01-02 12:00+00', 1, 3);
+SELECT monolith.close_joiner('j3') >= 0 AS closed;
+SELECT string_agg(coalesce(request, 'NULL'), ' ' ORDER BY request) AS impressions_left FROM shown3;
+SELECT key FROM monolith.joined d JOIN monolith.joiners j ON j.id = d.joiner
+ WHERE j.name = 'j3' ORDER BY key;
+INSERT INTO acted3 VALUES ('a');
+SELECT positives FROM monolith.joiner_status WHERE name = 'j3';
 
 -- captured examples cannot be prepared
 BEGIN;
@@ -159,11 +177,21 @@ SELECT monolith.create_joiner('x', 'joined', 'shown2', 'acted2', 'request', 'at'
 SELECT monolith.create_joiner('x', 'joined', 'shown2', 'acted2', 'request', 'at', clock => 'lunar');
 SELECT monolith.create_joiner('x', 'joined', 'shown2', 'acted2', 'request', 'at',
        allowed_lateness => '-1 second');
+CREATE TABLE no_index (request int PRIMARY KEY, at timestamptz, u int, i int);
+SELECT monolith.create_joiner('x', 'joined', 'no_index', 'acted2', 'request', 'at');
+CREATE TABLE acted_no_index (request int);
+SELECT monolith.create_joiner('x', 'joined', 'shown2', 'acted_no_index', 'request', 'at');
+CREATE TABLE acted_parted (request int) PARTITION BY RANGE (request);
+CREATE TABLE acted_part PARTITION OF acted_parted FOR VALUES FROM (0) TO (100);
+CREATE INDEX ON acted_parted (request);
+SELECT monolith.create_joiner('x', 'joined', 'shown2', 'acted_part', 'request', 'at');
 CREATE TABLE no_unique (request int, at timestamptz, u int, i int);
+CREATE INDEX ON no_unique (at);
 SELECT monolith.create_joiner('x', 'joined', 'no_unique', 'acted2', 'request', 'at');
 CREATE UNIQUE INDEX ON no_unique (request) WHERE u > 0;
 SELECT monolith.create_joiner('x', 'joined', 'no_unique', 'acted2', 'request', 'at');
 CREATE TABLE no_features (request int PRIMARY KEY, at timestamptz, u int);
+CREATE INDEX ON no_features (at);
 SELECT monolith.create_joiner('x', 'joined', 'no_features', 'acted2', 'request', 'at');
 CREATE VIEW shown_view AS SELECT * FROM shown2;
 SELECT monolith.create_joiner('x', 'joined', 'shown_view', 'acted2', 'request', 'at');
@@ -189,12 +217,18 @@ SELECT monolith.create_model('theirs', ARRAY['u', 'i'], dim => 2, seed => 1);
 SELECT monolith.grant_model('theirs', 'train', 'regress_joiner_owner');
 SET ROLE regress_joiner_owner;
 CREATE TABLE owned_shown (request int PRIMARY KEY, at timestamptz NOT NULL, u int, i int);
+CREATE INDEX ON owned_shown (at);
 CREATE TABLE owned_acted (request int);
+CREATE INDEX ON owned_acted (request);
 -- not the owner of shown2, nor allowed to train 'joined'
 SELECT monolith.create_joiner('x', 'theirs', 'shown2', 'owned_acted', 'request', 'at');
 SELECT monolith.create_joiner('x', 'joined', 'owned_shown', 'owned_acted', 'request', 'at');
 SELECT monolith.create_joiner('mine', 'theirs', 'owned_shown', 'owned_acted', 'request', 'at');
 GRANT INSERT ON owned_acted, owned_shown TO regress_joiner_other;
+-- a superuser, or a member of the owning role, must create it as the owner
+RESET ROLE;
+SELECT monolith.create_joiner('x', 'theirs', 'owned_shown', 'owned_acted', 'request', 'at');
+SET ROLE regress_joiner_owner;
 INSERT INTO owned_shown VALUES (1, '2100-01-01', 1, 1), (2, '2100-01-01', 2, 2);
 -- others see neither the joiner nor its record
 SET ROLE regress_joiner_other;
@@ -254,7 +288,7 @@ SELECT monolith.close_joiner('j2', '2100-01-02');
 SELECT monolith.drop_joiner('j2');
 SELECT monolith.drop_joiner('j3');
 SELECT name FROM monolith.joiner_status;
-DROP TABLE shown2, shown3, acted3, no_unique, no_features CASCADE;
+DROP TABLE shown2, shown3, acted3, no_unique, no_features, no_index, acted_no_index, acted_parted CASCADE;
 SELECT monolith.drop_model('theirs');
 DROP TABLE owned_shown, owned_acted;
 DROP OWNED BY regress_joiner_owner, regress_joiner_other;

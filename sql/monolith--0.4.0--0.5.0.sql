@@ -9,7 +9,7 @@ CREATE TABLE monolith.joiners (
 	id bigserial PRIMARY KEY,
 	name pg_catalog.text NOT NULL UNIQUE,
 	owner pg_catalog.regrole NOT NULL,
-	model pg_catalog.text NOT NULL,
+	model_id pg_catalog.int8 NOT NULL,
 	impressions pg_catalog.regclass NOT NULL,
 	actions pg_catalog.regclass NOT NULL,
 	key_column pg_catalog.name NOT NULL,
@@ -26,6 +26,15 @@ CREATE TABLE monolith.joiners (
 );
 SELECT pg_catalog.pg_extension_config_dump('monolith.joiners', '');
 SELECT pg_catalog.pg_extension_config_dump('monolith.joiners_id_seq', '');
+
+-- A joiner made, or restored, starts its database's background worker when
+-- its transaction commits.
+CREATE FUNCTION monolith.wake_worker()
+RETURNS pg_catalog.trigger
+AS 'MODULE_PATHNAME', 'monolith_wake_worker'
+LANGUAGE C;
+CREATE TRIGGER wake_worker AFTER INSERT ON monolith.joiners
+  FOR EACH STATEMENT EXECUTE FUNCTION monolith.wake_worker();
 
 -- What each impression trained, committed with the training: a positive
 -- (an action joined it), a negative (its window closed unanswered; offered
@@ -44,14 +53,16 @@ SELECT pg_catalog.pg_extension_config_dump('monolith.joined', '');
 
 -- Makes a joiner named name for model: actions inserted into actions join
 -- the impression with the same key (a unique column of impressions) and
--- train a positive if positive (a boolean column of actions; NULL: every
--- action) is true; impressions whose time_column is more than join_window
--- behind the clock ('wall': now(); 'event': the latest impression's time)
--- train a negative if unanswered.  Late actions ('train' or 'ignore') are
--- those that come after their impression's negative.  Impressions
--- committed more than allowed_lateness behind the closed windows never
--- train a negative; the closed ones are deleted after retention.  The
--- caller must own both tables and hold train on the model.
+-- train a positive if positive_column (a boolean column of actions; NULL:
+-- every action) is true; impressions whose time_column is more than
+-- join_window behind the clock ('wall': now(); 'event': the latest
+-- impression's time) train a negative unless a positive action for them
+-- has committed.  Late actions ('train' or 'ignore') are those that come
+-- after their impression's negative.  Impressions committed more than
+-- allowed_lateness behind the closed windows train nothing at closing; the
+-- closed ones are deleted after retention.  The caller must own both
+-- tables and hold train on the model; the joiner's queries on them run as
+-- the impressions table's owner.
 CREATE FUNCTION monolith.create_joiner(name pg_catalog.text, model pg_catalog.text,
 									   impressions pg_catalog.regclass,
 									   actions pg_catalog.regclass,
@@ -74,8 +85,10 @@ AS 'MODULE_PATHNAME', 'monolith_drop_joiner'
 LANGUAGE C VOLATILE STRICT;
 
 -- Closes the windows of a joiner's impressions shown up to join_window
--- before as_of (NULL: the joiner's clock), in the caller's transaction, as
--- the background worker does; returns the negatives offered.
+-- before as_of (NULL: the joiner's clock), and deletes what retention lets
+-- go by the clock, in the caller's transaction, as the background worker
+-- does; returns the impressions closed.  Closing past the clock (to end a
+-- replay, say) closes windows that later impressions can no longer join.
 CREATE FUNCTION monolith.close_joiner(name pg_catalog.text,
 									  as_of pg_catalog.timestamptz DEFAULT NULL)
 RETURNS pg_catalog.int8
@@ -92,10 +105,11 @@ LANGUAGE C;
 -- impressions that retention still keeps trained (monolith.models counts
 -- every example its model learnt).
 CREATE VIEW monolith.joiner_status WITH (security_barrier) AS
-SELECT j.name, j.owner, j.model, j.impressions, j.actions, j.join_window, j.retention,
+SELECT j.name, j.owner, m.name AS model, j.impressions, j.actions, j.join_window, j.retention,
 	   j.clock, j.late_actions, j.closed_until,
 	   c.positives, c.negatives, c.late_positives, j.created_at
 FROM monolith.joiners j
+LEFT JOIN monolith.model_definitions m ON m.id OPERATOR(pg_catalog.=) j.model_id
 CROSS JOIN LATERAL (
 	SELECT pg_catalog.count(*) FILTER (WHERE d.positive) AS positives,
 		   pg_catalog.count(*) FILTER (WHERE d.negative) AS negatives,

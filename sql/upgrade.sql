@@ -50,7 +50,9 @@ DROP TABLE upgraded_events;
 -- 0.5.0: online joiners
 ALTER EXTENSION monolith UPDATE TO '0.5.0';
 CREATE TABLE upgraded_shown (r int PRIMARY KEY, at timestamptz NOT NULL, u int, i int);
+CREATE INDEX ON upgraded_shown (at);
 CREATE TABLE upgraded_acted (r int);
+CREATE INDEX ON upgraded_acted (r);
 SELECT monolith.create_joiner('upgraded', 'old', 'upgraded_shown', 'upgraded_acted', 'r', 'at');
 INSERT INTO upgraded_shown VALUES (1, '2100-01-01 00:00+00', 1, 2), (2, '2100-01-01 00:00+00', 3, 4);
 INSERT INTO upgraded_acted VALUES (1);

@@ -187,31 +187,37 @@ acl_from_datum(Datum value)
 }
 
 /*
- * Reads a model's id, owner and privileges and, with definition, the rest of
- * its definition, checked; errors if there is no such model.
+ * Reads the id, owner and privileges of the model whose column (name or id)
+ * equals value and, with definition, the rest of its definition, checked;
+ * errors if there is no such model.
  */
 static void
-lookup(text *name, ModelDef *def, bool definition)
+lookup(const char *column, Oid type, Datum value, ModelDef *def, bool definition)
 {
 	InternalQuery q;
-	Oid			argtype = TEXTOID;
-	Datum		arg = PointerGetDatum(name);
 	char	   *sql;
 	HeapTuple	row;
 	TupleDesc	desc;
 	bool		isnull;
 
 	memset(def, 0, sizeof(*def));
-	modeldef_set_name(def, name);
+	if (type == TEXTOID)
+		modeldef_set_name(def, DatumGetTextPP(value));
 	internal_begin(&q);
 	sql = psprintf("SELECT id, owner, acl%s%s FROM monolith.model_definitions "
-				   "WHERE name OPERATOR(pg_catalog.=) $1",
-				   definition ? ", " : "", definition ? definition_columns() : "");
-	internal_run(sql, 1, &argtype, &arg, true, SPI_OK_SELECT);
+				   "WHERE %s OPERATOR(pg_catalog.=) $1",
+				   definition ? ", " : "", definition ? definition_columns() : "", column);
+	internal_run(sql, 1, &type, &value, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
+	{
+		if (type == TEXTOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" does not exist", def->name)));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", def->name)));
+				 errmsg("model with id " INT64_FORMAT " does not exist", DatumGetInt64(value))));
+	}
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	MemoryContextSwitchTo(q.caller);
@@ -240,7 +246,14 @@ lookup(text *name, ModelDef *def, bool definition)
 void
 catalog_lookup(text *name, ModelDef *def)
 {
-	lookup(name, def, true);
+	lookup("name", TEXTOID, PointerGetDatum(name), def, true);
+}
+
+/* Reads the definition of the model with id, as catalog_lookup. */
+void
+catalog_lookup_id(int64 id, ModelDef *def)
+{
+	lookup("id", INT8OID, Int64GetDatum(id), def, true);
 }
 
 /*
@@ -250,7 +263,7 @@ catalog_lookup(text *name, ModelDef *def)
 void
 catalog_lookup_grants(text *name, ModelDef *def)
 {
-	lookup(name, def, false);
+	lookup("name", TEXTOID, PointerGetDatum(name), def, false);
 }
 
 /*

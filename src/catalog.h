@@ -48,6 +48,7 @@ extern void internal_run(const char *sql, int nargs, Oid *types, Datum *values, 
 						 int expected);
 extern bool catalog_has_owners(void);
 extern void catalog_lookup(text *name, ModelDef *def);
+extern void catalog_lookup_id(int64 id, ModelDef *def);
 extern void catalog_lookup_grants(text *name, ModelDef *def);
 extern void catalog_insert(ModelDef *def);
 extern void catalog_delete(const ModelDef *def);

@@ -9,8 +9,11 @@
 
 #include "postgres.h"
 
-/* The ids of this database's joiners, in a transaction; 0 if monolith has none here. */
-extern int	joiner_list(int64 **ids);
+/*
+ * The ids of this database's joiners, into memory of context, in a
+ * transaction; 0 if monolith has none here.
+ */
+extern int	joiner_list(int64 **ids, MemoryContext context);
 /*
  * One short piece of a joiner's timed work, in the caller's transaction:
  * closing windows, then deleting what retention let go.  Returns true when

@@ -5,9 +5,9 @@
  *		(closing joiners' windows; the parameter sync is to live here too).
  *
  * The launcher starts a database's worker when the database asks
- * (worker_wake, from monolith.create_joiner) and, once after each server
- * start, for every database, since shared memory does not remember which
- * ones asked before.  A worker whose database has nothing for it exits
+ * (worker_wake, when a transaction that made a joiner commits) and, once
+ * after each server start, for every database, as slots allow, since
+ * shared memory does not remember which ones asked before.  A worker whose database has nothing for it exits
  * cleanly and says it is no longer wanted; one that exits any other way (an
  * error, a crash, SIGTERM) is started again after WORKER_RESTART_DELAY_MS.
  * A worker does its work in short transactions, each as the role that owns
@@ -25,6 +25,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
 #include "catalog/pg_database.h"
 #include "utils/syscache.h"
 #include "miscadmin.h"
@@ -37,6 +39,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -44,6 +47,7 @@
 #include "joiner.h"
 #include "worker.h"
 
+PG_FUNCTION_INFO_V1(monolith_wake_worker);
 PGDLLEXPORT void monolith_launcher_main(Datum arg);
 PGDLLEXPORT void monolith_database_worker_main(Datum arg);
 
@@ -62,6 +66,7 @@ typedef struct DatabaseSlot
 	Oid			database;		/* InvalidOid: free */
 	bool		wanted;			/* a worker should run there */
 	uint64		requests;		/* worker_wake calls for it */
+	pid_t		worker_pid;		/* the worker running there, or 0 */
 } DatabaseSlot;
 
 typedef struct WorkerShared
@@ -73,6 +78,7 @@ typedef struct WorkerShared
 } WorkerShared;
 
 static WorkerShared *shared = NULL;
+static void worker_xact_callback(XactEvent event, void *arg);
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -113,6 +119,7 @@ worker_shmem_startup(void)
 void
 worker_install_hooks(void)
 {
+	RegisterXactCallback(worker_xact_callback, NULL);
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = worker_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
@@ -154,21 +161,23 @@ database_slot(Oid database)
 		free_slot->database = database;
 		free_slot->wanted = false;
 		free_slot->requests = 0;
+		free_slot->worker_pid = 0;
 	}
 	return free_slot;
 }
 
-/* Asks for a worker in database, and wakes the launcher to start it. */
-void
+/*
+ * Asks for a worker in database, and wakes the launcher to start it; false
+ * if there is no room for another database.  Cannot fail: it runs at commit.
+ */
+bool
 worker_wake(Oid database)
 {
 	DatabaseSlot *slot;
 	Latch	   *launcher;
 
 	if (shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("monolith must be loaded via shared_preload_libraries")));
+		return false;
 	SpinLockAcquire(&shared->mutex);
 	slot = database_slot(database);
 	if (slot != NULL)
@@ -178,14 +187,43 @@ worker_wake(Oid database)
 	}
 	launcher = shared->launcher_latch;
 	SpinLockRelease(&shared->mutex);
-	if (slot == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("no room for another database's monolith worker"),
-				 errdetail("As many databases as max_worker_processes (%d) have one already.",
-						   max_worker_processes)));
 	if (launcher != NULL)
 		SetLatch(launcher);
+	return slot != NULL;
+}
+
+/* Whether this transaction made a joiner, so that the database needs its worker. */
+static bool wake_at_commit = false;
+
+static void
+worker_xact_callback(XactEvent event, void *arg)
+{
+	if (!wake_at_commit)
+		return;
+	if (event == XACT_EVENT_COMMIT && !worker_wake(MyDatabaseId))
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("no room for another database's monolith worker"),
+				 errdetail("As many databases as max_worker_processes (%d) have one already; this one's joiners close only through monolith.close_joiner.",
+						   max_worker_processes)));
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+		wake_at_commit = false;
+}
+
+/*
+ * monolith.wake_worker(): the trigger on monolith.joiners that asks for the
+ * database's worker when a joiner is made, or restored, and its
+ * transaction commits.
+ */
+Datum
+monolith_wake_worker(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("monolith.wake_worker must be called as a trigger")));
+	wake_at_commit = true;
+	return PointerGetDatum(NULL);
 }
 
 /* worker_wake calls for database so far. */
@@ -224,6 +262,41 @@ database_done(Oid database, uint64 requests)
 	}
 	SpinLockRelease(&shared->mutex);
 	return done;
+}
+
+/*
+ * Takes database's slot for this worker; false if another worker has it
+ * (one started by a launcher that has since been restarted).
+ */
+static bool
+worker_claim(Oid database)
+{
+	bool		claimed = false;
+
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < shared->n_slots; i++)
+	{
+		DatabaseSlot *slot = &shared->slots[i];
+
+		if (slot->database == database && (slot->worker_pid == 0 || slot->worker_pid == MyProcPid))
+		{
+			slot->worker_pid = MyProcPid;
+			claimed = true;
+		}
+	}
+	SpinLockRelease(&shared->mutex);
+	return claimed;
+}
+
+/* Gives back this worker's slot as it exits. */
+static void
+worker_release(int code, Datum arg)
+{
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < shared->n_slots; i++)
+		if (shared->slots[i].worker_pid == MyProcPid)
+			shared->slots[i].worker_pid = 0;
+	SpinLockRelease(&shared->mutex);
 }
 
 /*
@@ -312,6 +385,7 @@ typedef struct JoinerList
 {
 	int64	   *ids;
 	int			n;
+	MemoryContext context;		/* where ids go: the transaction's goes with it */
 } JoinerList;
 
 static bool
@@ -319,7 +393,7 @@ list_joiners(void *arg)
 {
 	JoinerList *list = arg;
 
-	list->n = joiner_list(&list->ids);
+	list->n = joiner_list(&list->ids, list->context);
 	return true;
 }
 
@@ -336,7 +410,7 @@ work_on_joiner(void *arg)
 static bool
 joiners_round(bool *busy)
 {
-	JoinerList	list = {NULL, 0};
+	JoinerList	list = {NULL, 0, CurrentMemoryContext};
 	bool		listed;
 
 	if (!run_in_transaction("listing joiners", list_joiners, &list, &listed))
@@ -377,6 +451,14 @@ monolith_database_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	pgstat_report_appname("monolith worker");
+	if (!worker_claim(database))
+		proc_exit(0);
+	on_shmem_exit(worker_release, (Datum) 0);
+	/*
+	 * A session holding a record the worker needs (an action not yet
+	 * committed) makes it give up that joiner for a while, not wait.
+	 */
+	SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
 	round_context = AllocSetContextCreate(TopMemoryContext, "monolith worker round",
 										  ALLOCSET_DEFAULT_SIZES);
 	for (;;)
@@ -404,39 +486,59 @@ monolith_database_worker_main(Datum arg)
 	}
 }
 
-/* Marks every database that accepts connections as wanted: any may have work. */
+/* Databases the launcher is to look for work in, once each, as slots allow. */
+static Oid *to_probe = NULL;
+static int	n_to_probe = 0;
+
+/* Lists every database that accepts connections in to_probe: any may have work. */
 static void
-want_every_database(void)
+list_every_database(void)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tuple;
+	int			capacity = 16;
 
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
+	to_probe = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * capacity);
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
-		DatabaseSlot *slot;
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
-		SpinLockAcquire(&shared->mutex);
-		slot = database_slot(db->oid);
-		if (slot != NULL)
-			slot->wanted = true;
-		SpinLockRelease(&shared->mutex);
-		if (slot == NULL)
-			ereport(LOG,
-					(errmsg("monolith launcher has no room to look for work in database \"%s\"",
-							NameStr(db->datname)),
-					 errhint("Raise max_worker_processes.")));
+		if (n_to_probe == capacity)
+		{
+			capacity *= 2;
+			to_probe = repalloc(to_probe, sizeof(Oid) * capacity);
+		}
+		to_probe[n_to_probe++] = db->oid;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+}
+
+/* Marks as wanted the databases still to probe that a slot can be found for. */
+static void
+probe_databases(void)
+{
+	while (n_to_probe > 0)
+	{
+		DatabaseSlot *slot;
+
+		SpinLockAcquire(&shared->mutex);
+		slot = database_slot(to_probe[n_to_probe - 1]);
+		if (slot != NULL)
+			slot->wanted = true;
+		SpinLockRelease(&shared->mutex);
+		if (slot == NULL)
+			return;
+		n_to_probe--;
+	}
 }
 
 /* Whether database still exists (a dropped one's slot is freed). */
@@ -484,10 +586,14 @@ start_workers(LaunchedWorker *launched)
 		pid_t		pid;
 		Oid			database;
 		bool		wanted;
+		uint64		requests;
+		bool		other_worker;	/* started by an earlier launcher */
 
 		SpinLockAcquire(&shared->mutex);
 		database = shared->slots[i].database;
 		wanted = shared->slots[i].wanted && OidIsValid(database);
+		requests = shared->slots[i].requests;
+		other_worker = shared->slots[i].worker_pid != 0 && l->handle == NULL;
 		SpinLockRelease(&shared->mutex);
 
 		if (l->handle != NULL && GetBackgroundWorkerPid(l->handle, &pid) == BGWH_STOPPED)
@@ -497,7 +603,7 @@ start_workers(LaunchedWorker *launched)
 			/* A worker that leaves its slot wanted did not finish its work. */
 			l->retry_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
 		}
-		if (l->handle != NULL || !wanted)
+		if (l->handle != NULL || !wanted || other_worker)
 			continue;
 		if (l->database != database)
 			l->retry_at = 0;
@@ -511,7 +617,7 @@ start_workers(LaunchedWorker *launched)
 		}
 		if (!database_exists(database))
 		{
-			(void) database_done(database, shared->slots[i].requests);
+			(void) database_done(database, requests);
 			continue;
 		}
 		memset(&w, 0, sizeof(w));
@@ -551,10 +657,13 @@ monolith_launcher_main(Datum arg)
 	shared->launcher_latch = MyLatch;
 	SpinLockRelease(&shared->mutex);
 	on_shmem_exit(launcher_detach, (Datum) 0);
-	want_every_database();
+	list_every_database();
 	for (;;)
 	{
-		long		sleep_ms = start_workers(launched);
+		long		sleep_ms;
+
+		probe_databases();
+		sleep_ms = start_workers(launched);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0),
 						 sleep_ms, PG_WAIT_EXTENSION);

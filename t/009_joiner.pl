@@ -31,6 +31,7 @@ $node->safe_psql('postgres', q{
 	                          shown_at timestamptz NOT NULL DEFAULT now(), u int, i int);
 	CREATE INDEX ON impressions (shown_at);
 	CREATE TABLE actions (key bigint, liked boolean);
+	CREATE INDEX ON actions (key);
 	SELECT monolith.create_joiner('ctr', 'ctr', 'impressions', 'actions', 'key', 'shown_at',
 	       'liked', join_window => '2 seconds', allowed_lateness => '1 second',
 	       retention => '1 day');
@@ -175,7 +176,36 @@ $node->restart;
 ok(worker_pid() > 0, 'after a restart the worker is back');
 ok(worker_closes(8), 'and closes windows');
 
-# 6. Dropping the last joiner lets the worker exit.
+# 6. Several joiners in one database are all served, by one worker, which
+# a restarted launcher does not duplicate.
+for my $n (2 .. 4)
+{
+	$node->safe_psql('postgres', qq{
+		CREATE TABLE shown$n (key int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), u int, i int);
+		CREATE INDEX ON shown$n (at);
+		CREATE TABLE acted$n (key int);
+		CREATE INDEX ON acted$n (key);
+		SELECT monolith.create_joiner('j$n', 'ctr', 'shown$n', 'acted$n', 'key', 'at',
+		       join_window => '1 second');
+		INSERT INTO shown$n SELECT g, now(), g, g FROM generate_series(1, 10) g;
+	});
+}
+ok( $node->poll_query_until('postgres', q{
+		SELECT count(*) = 3 FROM monolith.joiner_status WHERE name LIKE 'j_' AND negatives = 10}),
+	'every joiner of the database is served');
+$node->safe_psql('postgres', q{
+	SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'monolith launcher'});
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'monolith launcher'})
+  or die 'no launcher came back';
+sleep(2);
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'monolith worker'}),
+	1, 'a restarted launcher leaves the running worker alone');
+$node->safe_psql('postgres', q{
+	SELECT monolith.drop_joiner(name) FROM monolith.joiner_status WHERE name LIKE 'j_'});
+
+# 7. Dropping the last joiner lets the worker exit.
 $node->safe_psql('postgres', q{SELECT monolith.drop_joiner('ctr')});
 ok( $node->poll_query_until('postgres',
 		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'monolith worker'}),
