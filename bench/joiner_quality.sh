@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The online joiner on the real MovieLens stream: a model trained through a
-# joiner (actions 1-60 stream minutes late, windows closed on the event
+# joiner (actions 1-60 stream seconds late, windows closed on the event
 # clock) against train_query over the same stream, and the calibration of
 # serving when the joiner keeps 20 % of the negatives.  See joiner_quality.sql.
 set -euo pipefail
