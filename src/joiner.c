@@ -734,7 +734,9 @@ close_windows(Joiner *j, const ModelDef *def, CommitTarget *target, TimestampTz 
 
 /*
  * Deletes up to JOINER_BATCH_ROWS impressions shown before limit, and as
- * many of the joiner's rows of monolith.joined; true if that was all.
+ * many of the joiner's rows of monolith.joined; true if that was all.  In
+ * the order shown, so that the indexes on the times find the oldest (or
+ * that there are none) without reading the tables.
  */
 static bool
 delete_retained(const Joiner *j, TimestampTz limit)
@@ -746,7 +748,7 @@ delete_retained(const Joiner *j, TimestampTz limit)
 
 	internal_begin_as(&q, j->runner);
 	internal_run(psprintf("DELETE FROM %1$s i WHERE i.%2$s OPERATOR(pg_catalog.=) ANY (ARRAY("
-						  "SELECT o.%2$s FROM %1$s o WHERE o.%3$s OPERATOR(pg_catalog.<) $1 LIMIT %4$d))",
+						  "SELECT o.%2$s FROM %1$s o WHERE o.%3$s OPERATOR(pg_catalog.<) $1 ORDER BY o.%3$s LIMIT %4$d))",
 						  j->impressions_name, j->key, j->shown, JOINER_BATCH_ROWS),
 				 1, types, values, false, SPI_OK_DELETE);
 	deleted = SPI_processed;
@@ -756,7 +758,7 @@ delete_retained(const Joiner *j, TimestampTz limit)
 	internal_run(psprintf("DELETE FROM monolith.joined d WHERE d.joiner OPERATOR(pg_catalog.=) $2 "
 						  "AND d.key OPERATOR(pg_catalog.=) ANY (ARRAY("
 						  "SELECT o.key FROM monolith.joined o WHERE o.joiner OPERATOR(pg_catalog.=) $2 "
-						  "AND o.shown_at OPERATOR(pg_catalog.<) $1 LIMIT %d))", JOINER_BATCH_ROWS),
+						  "AND o.shown_at OPERATOR(pg_catalog.<) $1 ORDER BY o.shown_at LIMIT %d))", JOINER_BATCH_ROWS),
 				 2, types, values, false, SPI_OK_DELETE);
 	deleted = Max(deleted, SPI_processed);
 	internal_end(&q);
