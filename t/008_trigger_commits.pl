@@ -81,22 +81,25 @@ is($f->{rolled_back}, $inserted - $rows, 'examples rolled back = rows rolled bac
 is($f->{failed}, 0, 'no example failed');
 is($f->{ids}, $distinct_ids, 'the model holds the IDs of committed rows, and only those');
 
-# Background sessions, fed statements one at a time.
-my $timer = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+# Background sessions, fed statements one at a time, each with a timeout of
+# its own (a shared one would count from the first session's start, and
+# under a slow, assertion-enabled build run out during a later one).
 sub session
 {
-	my %s = (in => '', out => '', err => '');
+	my %s = (in => '', out => '', err => '',
+		timer => IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	$s{h} = IPC::Run::start(
 		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=0', '-d', $node->connstr('postgres'), '-f', '-' ],
-		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err}, $timer);
+		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err}, $s{timer});
 	return \%s;
 }
 sub run_in
 {
 	my ($s, $sql, $wait_for) = @_;
 	$s->{in} .= "$sql\n\\echo done\n";
-	pump_until($s->{h}, $timer, \$s->{out}, qr/done\n$/) or die "session timed out on $sql";
-	pump_until($s->{h}, $timer, \$s->{err}, $wait_for) if $wait_for;
+	$s->{timer}->start($PostgreSQL::Test::Utils::timeout_default);
+	pump_until($s->{h}, $s->{timer}, \$s->{out}, qr/done\n$/) or die "session timed out on $sql";
+	pump_until($s->{h}, $s->{timer}, \$s->{err}, $wait_for) if $wait_for;
 	$s->{out} = '';
 }
 
@@ -152,7 +155,7 @@ INSERT INTO events (u, i, liked) SELECT g, g % 1000, g % 2 = 0 FROM generate_ser
 SELECT pg_backend_pid();
 COMMIT;
 };
-pump_until($big->{h}, $timer, \$big->{out}, qr/^\d+\n/m) or die 'big transaction did not start';
+pump_until($big->{h}, $big->{timer}, \$big->{out}, qr/^\d+\n/m) or die 'big transaction did not start';
 my ($pid) = $big->{out} =~ /^(\d+)$/m;
 # It trains at commit once its pid is printed; kill it while it does.
 $node->poll_query_until('postgres',
