@@ -77,7 +77,6 @@
 #include "features.h"
 #include "joiner.h"
 #include "privileges.h"
-#include "worker.h"
 
 PG_FUNCTION_INFO_V1(monolith_create_joiner);
 PG_FUNCTION_INFO_V1(monolith_drop_joiner);
@@ -966,12 +965,19 @@ require_choice(FunctionCallInfo fcinfo, int arg, const char *what, const char *a
 				 errmsg("%s must be '%s' or '%s', not '%s'", what, a, b, value)));
 }
 
+/* The name of a joiner's trigger on its actions table. */
+static char *
+trigger_name(int64 joiner_id)
+{
+	return psprintf("monolith_joiner_%lld", (long long) joiner_id);
+}
+
 /* Makes the actions table's trigger, which depends on the impressions table too. */
 static void
 create_actions_trigger(int64 id, const char *name, Relation actions, Oid impressions)
 {
 	InternalQuery q;
-	char	   *trigger = psprintf("monolith_joiner_%lld", (long long) id);
+	char	   *trigger = trigger_name(id);
 	ObjectAddress trigger_address;
 	ObjectAddress impressions_address;
 
@@ -1089,7 +1095,7 @@ monolith_drop_joiner(PG_FUNCTION_ARGS)
 	value = Int64GetDatum(j.id);
 	/* Gone with the actions table, or dropped by hand. */
 	trigger = get_rel_name(j.actions) == NULL ? InvalidOid :
-		get_trigger_oid(j.actions, psprintf("monolith_joiner_%lld", (long long) j.id), true);
+		get_trigger_oid(j.actions, trigger_name(j.id), true);
 	if (OidIsValid(trigger))
 	{
 		ObjectAddress address;

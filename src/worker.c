@@ -126,21 +126,60 @@ worker_install_hooks(void)
 	shmem_startup_hook = worker_shmem_startup;
 }
 
+/*
+ * Describes one of the extension's workers, run by function, of type type,
+ * started again after restart_time seconds (or BGW_NEVER_RESTART); its
+ * name is the type's until the caller says more.
+ */
+static void
+describe_worker(BackgroundWorker *w, const char *function, const char *type, int restart_time)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w->bgw_restart_time = restart_time;
+	snprintf(w->bgw_library_name, BGW_MAXLEN, "monolith");
+	snprintf(w->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(w->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(w->bgw_type, BGW_MAXLEN, "%s", type);
+}
+
 /* Registers the launcher; at shared_preload_libraries time only. */
 void
 worker_register_launcher(void)
 {
 	BackgroundWorker w;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = WORKER_RESTART_DELAY_MS / 1000;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "monolith");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "monolith_launcher_main");
-	snprintf(w.bgw_name, BGW_MAXLEN, "monolith launcher");
-	snprintf(w.bgw_type, BGW_MAXLEN, "monolith launcher");
+	describe_worker(&w, "monolith_launcher_main", "monolith launcher", WORKER_RESTART_DELAY_MS / 1000);
 	RegisterBackgroundWorker(&w);
+}
+
+/* SIGHUP rereads the configuration; SIGTERM ends the process at its next CHECK_FOR_INTERRUPTS. */
+static void
+worker_handle_signals(void)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+}
+
+/*
+ * Sleeps until the latch is set or timeout_ms pass (-1: no timeout; 0: not
+ * at all), then does what signals asked for.
+ */
+static void
+worker_sleep(long timeout_ms)
+{
+	if (timeout_ms != 0)
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (timeout_ms > 0 ? WL_TIMEOUT : 0),
+						 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
 }
 
 /* The slot of database, taken if it has none; NULL if all are taken.  Under the mutex. */
@@ -170,7 +209,7 @@ database_slot(Oid database)
  * Asks for a worker in database, and wakes the launcher to start it; false
  * if there is no room for another database.  Cannot fail: it runs at commit.
  */
-bool
+static bool
 worker_wake(Oid database)
 {
 	DatabaseSlot *slot;
@@ -446,9 +485,7 @@ monolith_database_worker_main(Datum arg)
 	Oid			database = DatumGetObjectId(arg);
 	MemoryContext round_context;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	worker_handle_signals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	pgstat_report_appname("monolith worker");
 	if (!worker_claim(database))
@@ -473,16 +510,7 @@ monolith_database_worker_main(Datum arg)
 		MemoryContextReset(round_context);
 		if (!has_work && database_done(database, requests))
 			proc_exit(0);
-		if (!busy)
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 monolith_joiner_naptime_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		worker_sleep(busy ? 0 : monolith_joiner_naptime_ms);
 	}
 }
 
@@ -620,14 +648,8 @@ start_workers(LaunchedWorker *launched)
 			(void) database_done(database, requests);
 			continue;
 		}
-		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		w.bgw_restart_time = BGW_NEVER_RESTART;
-		snprintf(w.bgw_library_name, BGW_MAXLEN, "monolith");
-		snprintf(w.bgw_function_name, BGW_MAXLEN, "monolith_database_worker_main");
+		describe_worker(&w, "monolith_database_worker_main", "monolith worker", BGW_NEVER_RESTART);
 		snprintf(w.bgw_name, BGW_MAXLEN, "monolith worker for database %u", database);
-		snprintf(w.bgw_type, BGW_MAXLEN, "monolith worker");
 		w.bgw_main_arg = ObjectIdGetDatum(database);
 		w.bgw_notify_pid = MyProcPid;
 		if (!RegisterDynamicBackgroundWorker(&w, &l->handle))
@@ -647,9 +669,7 @@ monolith_launcher_main(Datum arg)
 {
 	LaunchedWorker *launched;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	worker_handle_signals();
 	/* Shared catalogs only: pg_database. */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	launched = MemoryContextAllocZero(TopMemoryContext, sizeof(LaunchedWorker) * shared->n_slots);
@@ -660,19 +680,7 @@ monolith_launcher_main(Datum arg)
 	list_every_database();
 	for (;;)
 	{
-		long		sleep_ms;
-
 		probe_databases();
-		sleep_ms = start_workers(launched);
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0),
-						 sleep_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		worker_sleep(start_workers(launched));
 	}
 }
