@@ -131,8 +131,6 @@ typedef struct CuckooTable
 	MemHandle	chunk_dir;		/* MemHandle[chunk_dir_cap] */
 	uint32_t	chunk_dir_cap;
 	uint32_t	n_chunks;
-	uint32_t	next_fresh;		/* first never-used reference */
-	uint32_t	free_head;		/* free list through CuckooEntry.key */
 	/* While the last chunk is given back, in pieces (see ck_shrink): */
 	bool		giving_back;
 	uint32_t	give_back_at;	/* its references from here on hold nothing */
@@ -153,12 +151,15 @@ typedef struct CuckooTable
 	uint64_t	growths;		/* segments doubled or split */
 
 	/*
-	 * Counters that concurrent inserters write, a cache line clear of what
-	 * every lookup reads above: sharing a line with those, each write would
+	 * What concurrent inserters write, the arena's state and counters, a
+	 * cache line clear of what every lookup reads above: sharing a line with those, each write would
 	 * send it from core to core and make every other process's next lookup
 	 * miss.  The padding holds whatever the table's alignment.
 	 */
 	char		counters_begin[CK_CACHE_LINE];
+	/* The arena's, taken from by every new key (CK_LOCK_ARENA): */
+	uint32_t	next_fresh;		/* first never-used reference */
+	uint32_t	free_head;		/* free list through CuckooEntry.key */
 	uint64_t	sketch_increments;	/* atomic; halves the sketch periodically */
 	uint64_t	admission_draws;	/* atomic; probabilistic filter's counter */
 	uint64_t	live;			/* atomic: entries in the table */

@@ -400,7 +400,6 @@ exclusive_begin(ModelSlot *slot)
 	INSTR_TIME_SET_CURRENT(slot->exclusive_since);
 }
 
-/* Takes a table lock exclusive, making its slot's write_seq odd. */
 /* How long a process tries for a busy table lock on the CPU before it sleeps. */
 #define TABLE_LOCK_SPIN_USECS 20
 
@@ -434,6 +433,7 @@ table_lock_acquire(ModelSlot *slot, LWLockMode mode)
 	LWLockAcquire(&slot->table_lock, mode);
 }
 
+/* Takes a table lock exclusive, making its slot's write_seq odd. */
 static void
 table_lock_exclusive(ModelSlot *slot)
 {
