@@ -152,9 +152,10 @@ typedef struct CuckooTable
 
 	/*
 	 * What concurrent inserters write, the arena's state and counters, a
-	 * cache line clear of what every lookup reads above: sharing a line with those, each write would
-	 * send it from core to core and make every other process's next lookup
-	 * miss.  The padding holds whatever the table's alignment.
+	 * cache line clear of what every lookup reads above: sharing a line
+	 * with those, each write would send it from core to core and make every
+	 * other process's next lookup miss.  The padding holds whatever the
+	 * table's alignment.
 	 */
 	char		counters_begin[CK_CACHE_LINE];
 	/* The arena's, taken from by every new key (CK_LOCK_ARENA): */
