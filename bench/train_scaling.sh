@@ -38,22 +38,23 @@ fresh_model() {
 		-c "SELECT monolith.create_model('$1', ARRAY['user_id', 'movie_id', 'genres'], dim => 16)" >/dev/null
 }
 record() { cluster_psql -c "INSERT INTO runs VALUES ('$1', $2, $3, $4, ${5:-NULL})"; }
-# Seconds of a CPU-bound loop of $1 steps.
-loop() { cluster_psql -At -c "SELECT extract(epoch FROM clock_timestamp()) - extract(epoch FROM now()) FROM (SELECT sum(g) FROM generate_series(1, $1) g) s"; }
+# Seconds of a CPU-bound loop of $1 steps, and the steps.
+loop() {
+	echo "$(cluster_psql -At -c "SELECT extract(epoch FROM clock_timestamp()) - extract(epoch FROM now()) FROM (SELECT sum(g) FROM generate_series(1, $1) g) s") $1"
+}
 
 # Runs the command lines $1 and $2 (split into words) at once, each printing
-# its seconds; prints the later one's (both start together).
+# its seconds and what it counted (examples or steps); prints the later
+# one's seconds (both start together) and the two counts' sum.
 pair() {
-	local first=$1 second=$2 secs_a secs_b
+	local first=$1 second=$2 secs_a count_a secs_b count_b
 	$first > "$work/pair_a" &
 	local pid=$!
-	secs_b=$($second)
+	read -r secs_b count_b _ < <($second)
 	wait "$pid"
-	secs_a=$(cat "$work/pair_a")
-	echo "if ($secs_a > $secs_b) $secs_a else $secs_b" | bc -l
+	read -r secs_a count_a _ < "$work/pair_a"
+	echo "$(echo "if ($secs_a > $secs_b) $secs_a else $secs_b" | bc -l) $((count_a + count_b))"
 }
-seconds_of() { train "$@" | cut -d ' ' -f 1; }
-# The two halves together hold the examples of the one session's table.
 
 for r in $(seq 1 "$runs"); do
 	echo "== run $r of $runs" >&2
@@ -61,13 +62,12 @@ for r in $(seq 1 "$runs"); do
 	read -r secs examples auc < <(train one stream20)
 	record "one session" "$r" "$secs" "$examples" "$auc"
 	fresh_model two
-	record "two sessions" "$r" "$(pair "seconds_of two stream20_a" "seconds_of two stream20_b")" "$examples"
+	record "two sessions" "$r" $(pair "train two stream20_a" "train two stream20_b")
 	fresh_model own_a
 	fresh_model own_b
-	record "two sessions, a model each" "$r" \
-		"$(pair "seconds_of own_a stream20_a" "seconds_of own_b stream20_b")" "$examples"
-	record "CPU loop, one session" "$r" "$(loop 20000000)" 20000000
-	record "CPU loop, two sessions" "$r" "$(pair "loop 10000000" "loop 10000000")" 20000000
+	record "two sessions, a model each" "$r" $(pair "train own_a stream20_a" "train own_b stream20_b")
+	record "CPU loop, one session" "$r" $(loop 20000000)
+	record "CPU loop, two sessions" "$r" $(pair "loop 10000000" "loop 10000000")
 done
 
 cluster_psql <<'SQL'
@@ -80,9 +80,10 @@ SELECT what, percentile_cont(0.5) WITHIN GROUP (ORDER BY examples / seconds) AS 
 CREATE VIEW against AS
 SELECT DISTINCT what, CASE WHEN what LIKE 'CPU loop%' THEN 'CPU loop, one session' ELSE 'one session' END AS one
   FROM runs WHERE what LIKE '%two sessions%';
--- the median of each run's two-session figure over its own one-session figure
+-- the median of each run's two-session rate over its own one-session rate
 CREATE VIEW paired AS
-SELECT a.what, a.one, percentile_cont(0.5) WITHIN GROUP (ORDER BY one.seconds / two.seconds) AS ratio
+SELECT a.what, a.one,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY (two.examples / two.seconds) / (one.examples / one.seconds)) AS ratio
   FROM against a JOIN runs two USING (what) JOIN runs one ON one.what = a.one AND one.run = two.run
  GROUP BY a.what, a.one;
 \echo 'train_query over the MovieLens stream x20 (2,000,080 examples), FM dim 16; medians:'
