@@ -49,7 +49,9 @@ sub worker_pid
 ok(worker_pid() > 0, 'create_joiner starts a worker for its database');
 
 # 1. Four clients insert impressions five at a time, two insert actions for
-# committed impressions up to 100000 back (many past their window); one
+# committed impressions up to 100000 back (many past their window) and a
+# positive for the latest impression whose negative has committed, so that
+# some actions are late however few impressions a slow machine makes; one
 # transaction in five of each rolls back.
 my $impressions = $node->basedir . '/impressions.sql';
 PostgreSQL::Test::Utils::append_to_file($impressions, q{
@@ -68,6 +70,9 @@ PostgreSQL::Test::Utils::append_to_file($actions, q{
 BEGIN;
 INSERT INTO actions SELECT i.key, random() < 0.6 FROM impressions i
  WHERE i.key IN (SELECT s.last_value - (random() * 100000)::bigint FROM impressions_seq s, generate_series(1, 3));
+INSERT INTO actions SELECT d.key::bigint, true FROM monolith.joined d
+ WHERE d.joiner = (SELECT j.id FROM monolith.joiners j) AND NOT d.positive
+ ORDER BY d.shown_at DESC LIMIT 1;
 \if :r = 1
 ROLLBACK;
 \else
