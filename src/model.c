@@ -272,16 +272,6 @@ table_key(const Model *m, const Example *ex, uint32_t k)
 	return ck_mix64(ex->keys[k] ^ m->config.seed) % m->config.hash_rows;
 }
 
-/* Looks up every key of the example; table lock held shared. */
-static void
-find_entries(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work)
-{
-	uint32_t	n_keys = ex->slot_end[m->config.n_slots - 1];
-
-	for (uint32_t k = 0; k < n_keys; k++)
-		work->entries[k] = ck_find(&m->table, env, table_key(m, ex, k));
-}
-
 /* Marks, during admit_entries, keys the filters admitted that await room. */
 static CuckooEntry awaiting_room;
 
@@ -469,6 +459,39 @@ shadows_end(ShadowSet *set, const Model *m)
 	set->active = false;
 }
 
+/*
+ * The batch's copy of a key's entry, or NULL if it has none (or shadows is
+ * NULL).  Where there is one, the table need not be looked in: the lookup
+ * would read a line of the entry that another core's trainer writes at the
+ * end of each of its batches, a miss for nothing.
+ */
+static inline CuckooEntry *
+shadow_copy_of(ShadowSet *shadows, uint64_t key)
+{
+	ShadowSlot *slot;
+
+	if (shadows == NULL || !shadows->active)
+		return NULL;
+	slot = shadow_slot(shadows, key);
+	return slot->shadow >= 0 ? shadows->shadows[slot->shadow].copy : NULL;
+}
+
+/* Looks up every key of the example, or takes its copy; table lock held shared. */
+static void
+find_entries(const Model *m, const CoreEnv *env, const Example *ex, ModelWork *work,
+			 ShadowSet *shadows)
+{
+	uint32_t	n_keys = ex->slot_end[m->config.n_slots - 1];
+
+	for (uint32_t k = 0; k < n_keys; k++)
+	{
+		uint64_t	key = table_key(m, ex, k);
+
+		if ((work->entries[k] = shadow_copy_of(shadows, key)) == NULL)
+			work->entries[k] = ck_find(&m->table, env, key);
+	}
+}
+
 /* Keys of an example admitted under one hold of the table lock shared... */
 #define ADMIT_PIECE 1024
 /* ... and under one hold exclusive, where each may search a cuckoo path. */
@@ -532,7 +555,11 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		}
 		for (uint32_t k = begin; k < end; k++)
 		{
-			if (ck_find_or_admit(&m->table, env, table_key(m, ex, k), now, &init,
+			uint64_t	key = table_key(m, ex, k);
+
+			if ((work->entries[k] = shadow_copy_of(shadows, key)) != NULL)
+				continue;
+			if (ck_find_or_admit(&m->table, env, key, now, &init,
 								 &work->entries[k]) == CK_NEED_EXCLUSIVE)
 			{
 				/* Admitted but not yet placed; filtered keys stay NULL. */
@@ -567,7 +594,7 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		paused = true;
 	}
 	if (paused)
-		find_entries(m, env, ex, work);
+		find_entries(m, env, ex, work, NULL);
 }
 
 static inline float *
@@ -1054,7 +1081,7 @@ train_locked(Model *m, const CoreEnv *env, const Example *ex, double label, uint
 	if (step)
 		admit_entries(m, env, ex, now, work, shadows);
 	else
-		find_entries(m, env, ex, work);
+		find_entries(m, env, ex, work, shadows);
 	shadows_substitute(shadows, m, ex, work);
 	logit = forward(m, bias[0], model_dense(m, env), ex, work, step);
 	step = step && isfinite(logit);
@@ -1189,7 +1216,7 @@ model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env, const Exa
 			return corrected(&snap->shape, logit);
 	}
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	find_entries(m, env, ex, work);
+	find_entries(m, env, ex, work, NULL);
 	logit = forward(m, m->bias[0], model_dense(m, env), ex, work, false);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	return corrected(m, logit);
