@@ -82,6 +82,25 @@ SELECT * FROM monolith.evaluate('q', 'SELECT user_id, item_id, tags, liked FROM 
 SELECT m.ids = b.ids AND m.examples_trained = b.examples_trained AS unchanged
   FROM monolith.models m, q_before2 b WHERE m.name = 'q';
 
+-- a pass that fails part-way keeps the steps of the batches of 16 before the
+-- failing row's, on the IDs they repeat too (which step on copies merged at
+-- the end of every few batches): failing at row 100, it ends as a pass over
+-- rows 1 to 96 does
+SELECT monolith.create_model('q_failed', ARRAY['user_id', 'item_id', 'tags'], dim => 8,
+       learning_rate => 0.1, seed => 7);
+SELECT monolith.create_model('q_cut', ARRAY['user_id', 'item_id', 'tags'], dim => 8,
+       learning_rate => 0.1, seed => 7);
+SELECT * FROM monolith.train_query('q_failed',
+       'SELECT *, 1 / (100 - n) AS boom FROM (SELECT * FROM q_events ORDER BY n) e', 'liked');
+SELECT examples FROM monolith.train_query('q_cut',
+       'SELECT * FROM q_events WHERE n <= 96 ORDER BY n', 'liked');
+SELECT f.ids = c.ids AND f.examples_trained = c.examples_trained AS same_counts,
+       (SELECT count(*) FROM q_events
+         WHERE monolith.score('q_failed', user_id, item_id, tags) IS DISTINCT FROM
+               monolith.score('q_cut', user_id, item_id, tags)) AS differing_scores
+  FROM monolith.models f, monolith.models c WHERE f.name = 'q_failed' AND c.name = 'q_cut';
+SELECT monolith.drop_model('q_failed'), monolith.drop_model('q_cut');
+
 -- The AUC of a pass, and of monolith.auc, spill beyond work_mem to a
 -- temporary file and give the same figure as in memory.
 SELECT auc AS auc_in_memory FROM monolith.evaluate('q', 'SELECT * FROM q_events', 'liked') \gset

@@ -353,6 +353,9 @@ train_logged(uint32 now)
 	}
 	if (batched != NULL)
 		train_batch(batched, now);
+	for (int i = 0; i < pending.n_targets; i++)
+		if (pending.targets[i]->alive)
+			example_batch_flush(&pending.targets[i]->batch, &pending.targets[i]->handle);
 }
 
 /*
@@ -371,18 +374,16 @@ train_committed(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *error;
+		ErrorData  *error = error_take(holdoff, context);
 		uint64		untrained = 0;
 
-		/* As an abort would: the core may have been inside a lock. */
-		LWLockReleaseAll();
-		InterruptHoldoffCount = holdoff;
-		MemoryContextSwitchTo(context);
-		error = CopyErrorData();
-		FlushErrorState();
 		for (int i = 0; i < pending.n_targets; i++)
 			if (pending.targets[i]->alive)
+			{
+				example_batch_flush_after_error(&pending.targets[i]->batch,
+												&pending.targets[i]->handle);
 				untrained += pending.targets[i]->captured - pending.targets[i]->trained;
+			}
 		ereport(WARNING,
 				(errcode(error->sqlerrcode),
 				 errmsg("could not train on the examples of a committed transaction: %s",

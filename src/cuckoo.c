@@ -715,6 +715,8 @@ arena_put(CuckooTable *t, const CoreEnv *env, uint32_t ref)
 {
 	CuckooEntry *e = entry_at(t, env, ref);
 
+	if (e->meta & CK_META_LIVE)
+		t->relocations++;
 	e->meta = 0;
 	if (kept_off_list(t, ref))
 		return;
@@ -1360,6 +1362,7 @@ entry_move(CuckooTable *t, const CoreEnv *env, uint32_t from, uint32_t to)
 	memcpy(entry_at(t, env, to), e, t->entry_size);
 	__atomic_store_n(&b->ref[s], to, __ATOMIC_RELEASE);
 	e->meta = 0;
+	t->relocations++;
 }
 
 /*

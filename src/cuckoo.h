@@ -149,6 +149,8 @@ typedef struct CuckooTable
 	MemHandle	sketch;			/* uint16_t[4][width], or 0 */
 	uint64_t	frees;			/* allocations freed; see CuckooView */
 	uint64_t	growths;		/* segments doubled or split */
+	/* Entries freed or moved: an entry found while it stays the same is still there. */
+	uint64_t	relocations;
 
 	/*
 	 * What concurrent inserters write, the arena's state and counters, a

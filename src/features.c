@@ -8,6 +8,8 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "storage/lwlock.h"
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
 #include "utils/builtins.h"
@@ -338,6 +340,60 @@ example_batch_train(ExampleBatch *b, ModelHandle *h, uint32 now)
 	b->n = 0;
 	b->max_keys = 0;
 	return done;
+}
+
+/*
+ * Ends the run of h's batches: merges what model_train_batch keeps in the
+ * batch's scratch between calls.  A run that trained must end so, or the
+ * steps its last batches took on the IDs they repeat are lost.
+ */
+void
+example_batch_flush(ExampleBatch *b, ModelHandle *h)
+{
+	model_train_flush(h->model, &h->env, b->scratch);
+}
+
+/*
+ * In a PG_CATCH that carries on: releases every LWLock, as an abort would
+ * (the error may have come from inside the core's locks), restores the
+ * interrupt holdoff and memory context of the PG_TRY, and returns a copy
+ * of the error, its state flushed.
+ */
+ErrorData *
+error_take(int holdoff, MemoryContext context)
+{
+	ErrorData  *error;
+
+	LWLockReleaseAll();
+	InterruptHoldoffCount = holdoff;
+	MemoryContextSwitchTo(context);
+	error = CopyErrorData();
+	FlushErrorState();
+	return error;
+}
+
+/*
+ * As example_batch_flush, for a run that an error ended, from its PG_CATCH
+ * once no LWLock is held and the error state is flushed: an error of its own
+ * (the model dropped meanwhile: nothing to merge into) is discarded, so that
+ * the error that ended the run is the one reported.
+ */
+void
+example_batch_flush_after_error(ExampleBatch *b, ModelHandle *h)
+{
+	MemoryContext context = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		example_batch_flush(b, h);
+	}
+	PG_CATCH();
+	{
+		LWLockReleaseAll();
+		MemoryContextSwitchTo(context);
+		FlushErrorState();
+	}
+	PG_END_TRY();
 }
 
 /* 0-based column named name in desc, or -1; errors if two columns share it. */

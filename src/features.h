@@ -105,6 +105,9 @@ extern Example row_reader_read(RowReader *r, TupleTableSlot *slot, uint64 row_nu
 extern void example_batch_init(ExampleBatch *b, const Model *shape, uint32 keys_capacity);
 extern bool example_batch_add(ExampleBatch *b, const Example *ex, double label);
 extern uint32 example_batch_train(ExampleBatch *b, ModelHandle *h, uint32 now);
+extern void example_batch_flush(ExampleBatch *b, ModelHandle *h);
+extern void example_batch_flush_after_error(ExampleBatch *b, ModelHandle *h);
+extern ErrorData *error_take(int holdoff, MemoryContext context);
 extern void report_diverged(const ModelDef *def) pg_attribute_noreturn();
 extern void require_sampled_label(const ModelDef *def, double label);
 extern void label_check_type(Oid type);

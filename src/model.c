@@ -276,44 +276,54 @@ table_key(const Model *m, const Example *ex, uint32_t k)
 static CuckooEntry awaiting_room;
 
 /*
- * Copies of the entries that repeat within a batch (model_train_batch): a
- * hot ID, such as a genre most examples share, is read and written by every
- * step of every trainer, so with two trainers on two cores each of its
- * cache lines moves from one core to the other at nearly every step.  A
- * batch's trainer instead copies such an entry on first use, steps on the
- * copy, and merges the copy back when the batch ends, or before it lets the
- * table lock go (while it holds the lock shared, no entry moves or is
- * freed).  A merge adds the copy's change to the entry, but writes the copy
- * itself where the entry is as copied: so, with no other trainer, the
- * entry ends bit for bit as if stepped on in place, and what one trainer
- * learns does not change.  Others see the batch's steps on the entry when it
- * ends, as they see other steps a moment late (Hogwild).
+ * Copies of the entries that repeat within a round of batches (up to
+ * SHADOW_ROUND_BATCHES consecutive model_train_batch calls of one caller):
+ * a hot ID, such as a genre most examples share, is read and written by
+ * every step of every trainer, so with two trainers on two cores each of
+ * its cache lines moves from one core to the other at nearly every step.
+ * A trainer instead copies such an entry on first use, steps on the copy,
+ * and merges the copy back when the round ends, or before it lets the table
+ * lock go inside a batch.  Between the batches of a round, when it holds no
+ * lock, others may take the lock exclusive, but an entry is only ever freed
+ * or moved with the table's relocations counted: unless they changed, the
+ * copies' entries are where they were, else they are looked up again (and a
+ * copy whose key is gone is dropped, as its steps in place would have been).
+ * A merge adds the copy's change to the entry, but writes the copy itself
+ * where the entry is as copied: so, with no other trainer, the entry ends
+ * bit for bit as if stepped on in place, and what one trainer learns does
+ * not change.  Others see the round's steps on the entry when it ends, as
+ * they see other steps a moment late (Hogwild); a caller ends a round it
+ * has no more batches for with model_train_flush.
  */
-#define SHADOW_SCAN_KEYS 256	/* a batch with more keys is not looked at */
-#define SHADOW_SLOTS 512		/* of the set of a batch's keys: a power of 2 */
-#define SHADOW_MAX 64			/* entries copied in one batch at most */
+#define SHADOW_ROUND_BATCHES 4	/* batches of a round at most */
+#define SHADOW_ROUND_KEYS 512	/* keys a round counts at most */
+#define SHADOW_SLOTS 1024		/* of the set of a round's keys: a power of 2 */
+#define SHADOW_MAX 64			/* entries copied in one round at most */
 
 typedef struct Shadow
 {
-	CuckooEntry *entry;			/* the table's */
+	CuckooEntry *entry;			/* the table's, NULL once its key is gone */
 	CuckooEntry *copy;			/* entry_size bytes: header and values */
 	uint32_t	as_copied_meta;	/* the entry's meta when copied */
 	float	   *as_copied;		/* its values then */
 } Shadow;
 
-/* A table key of the batch, in an open-addressed set whose stale slots are the older batches'. */
+/* A table key of the round, in an open-addressed set whose stale slots are the older rounds'. */
 typedef struct ShadowSlot
 {
 	uint64_t	key;
-	uint32_t	batch;			/* the batch it is of */
-	uint16_t	count;			/* occurrences in the batch, up to 2 */
+	uint32_t	round;			/* the round it is of */
+	uint16_t	count;			/* occurrences in the round, up to 2 */
 	int16_t		shadow;			/* index of its copy, or -1 */
 } ShadowSlot;
 
 typedef struct ShadowSet
 {
-	uint32_t	batch;			/* numbers the batches, so slots need no clearing */
-	bool		active;			/* false once merged: the batch goes on in place */
+	uint32_t	round;			/* numbers the rounds, so slots need no clearing */
+	uint32_t	batches;		/* of the round so far; 0 between rounds */
+	uint32_t	keys;			/* counted in the round */
+	bool		active;			/* some key repeats: copies are made and used */
+	uint64_t	relocations;	/* the table's when the copies' entries were found */
 	uint32_t	n;
 	ShadowSlot	slots[SHADOW_SLOTS];
 	Shadow		shadows[SHADOW_MAX];
@@ -334,19 +344,19 @@ model_batch_scratch_bytes(const Model *m)
 	return offsetof(ShadowSet, data) + SHADOW_MAX * shadow_stride(m);
 }
 
-/* The slot of key in this batch's set, claimed for it if new. */
+/* The slot of key in this round's set, claimed for it if new. */
 static inline ShadowSlot *
 shadow_slot(ShadowSet *set, uint64_t key)
 {
-	uint32_t	i = (uint32_t) ((key * 0x9e3779b97f4a7c15ull) >> 55) & (SHADOW_SLOTS - 1);
+	uint32_t	i = (uint32_t) ((key * 0x9e3779b97f4a7c15ull) >> 54) & (SHADOW_SLOTS - 1);
 
 	for (;; i = (i + 1) & (SHADOW_SLOTS - 1))
 	{
 		ShadowSlot *slot = &set->slots[i];
 
-		if (slot->batch != set->batch)
+		if (slot->round != set->round)
 		{
-			*slot = (ShadowSlot) {key, set->batch, 0, -1};
+			*slot = (ShadowSlot) {key, set->round, 0, -1};
 			return slot;
 		}
 		if (slot->key == key)
@@ -354,23 +364,107 @@ shadow_slot(ShadowSet *set, uint64_t key)
 	}
 }
 
-/* Counts the batch's table keys, to find those that occur more than once. */
+/* Merges a value stepped on locally into its shared one (see ShadowSet). */
+static inline void
+merge_float(float *shared, float as_copied, float local)
+{
+	float		now;
+
+	__atomic_load(shared, &now, __ATOMIC_RELAXED);
+
+	if (memcmp(&now, &as_copied, sizeof(float)) == 0)
+		*shared = local;
+	else
+		*shared = now + (local - as_copied);
+}
+
+/* Ends the round: merges every copy into its entry; table lock held. */
 static void
-shadows_begin(ShadowSet *set, const Model *m, const Example *exs, uint32_t n)
+shadows_end(ShadowSet *set, const Model *m)
+{
+	if (set == NULL)
+		return;
+	for (uint32_t i = 0; set->active && i < set->n; i++)
+	{
+		Shadow	   *sh = &set->shadows[i];
+		float	   *shared;
+		const float *local = CK_VALUE(sh->copy);
+		uint32_t	touches = (sh->copy->meta & CK_META_COUNT) - (sh->as_copied_meta & CK_META_COUNT);
+		uint32_t	meta;
+		uint64_t	count;
+
+		if (sh->entry == NULL)
+			continue;
+		shared = CK_VALUE(sh->entry);
+		meta = __atomic_load_n(&sh->entry->meta, __ATOMIC_RELAXED);
+		count = (uint64_t) (meta & CK_META_COUNT) + touches;
+		for (uint32_t j = 0; j < m->value_floats; j++)
+			merge_float(&shared[j], sh->as_copied[j], local[j]);
+		if (touches > 0)
+		{
+			__atomic_store_n(&sh->entry->last_seen, sh->copy->last_seen, __ATOMIC_RELAXED);
+			__atomic_store_n(&sh->entry->meta, (meta & CK_META_LIVE) | CK_META_TOUCHED |
+							 (uint32_t) (count < CK_META_COUNT ? count : CK_META_COUNT),
+							 __ATOMIC_RELAXED);
+		}
+	}
+	set->active = false;
+	set->batches = 0;
+}
+
+/*
+ * Finds the copies' entries again after entries were freed or moved, and
+ * drops the copies of keys that are gone; table lock held shared.
+ */
+static void
+shadows_refind(ShadowSet *set, const Model *m, const CoreEnv *env)
+{
+	for (uint32_t i = 0; i < set->n; i++)
+	{
+		Shadow	   *sh = &set->shadows[i];
+
+		if (sh->entry == NULL)
+			continue;
+		sh->entry = ck_find(&m->table, env, sh->copy->key);
+		if (sh->entry == NULL)
+			shadow_slot(set, sh->copy->key)->shadow = -1;
+	}
+	set->relocations = m->table.relocations;
+}
+
+/*
+ * Counts the batch's table keys in the round, to find those that occur more
+ * than once: the next round begins if none is under way, or if the batch
+ * would take the round past SHADOW_ROUND_KEYS (a batch of more keys than
+ * that is not looked at, and steps in place).  Table lock held shared.
+ */
+static void
+shadows_begin(ShadowSet *set, const Model *m, const CoreEnv *env, const Example *exs,
+			  uint32_t n)
 {
 	uint32_t	n_keys = 0;
 
-	set->n = 0;
-	set->active = false;
 	for (uint32_t i = 0; i < n; i++)
 		n_keys += exs[i].slot_end[m->config.n_slots - 1];
-	if (n_keys > SHADOW_SCAN_KEYS)
+	if (set->batches > 0 && set->relocations != m->table.relocations)
+		shadows_refind(set, m, env);
+	if (set->batches > 0 && set->keys + n_keys > SHADOW_ROUND_KEYS)
+		shadows_end(set, m);
+	if (n_keys > SHADOW_ROUND_KEYS)
 		return;
-	if (++set->batch == 0)
+	if (set->batches == 0)
 	{
-		memset(set->slots, 0, sizeof(set->slots));
-		set->batch = 1;
+		set->n = 0;
+		set->keys = 0;
+		set->relocations = m->table.relocations;
+		if (++set->round == 0)
+		{
+			memset(set->slots, 0, sizeof(set->slots));
+			set->round = 1;
+		}
 	}
+	set->batches++;
+	set->keys += n_keys;
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t k = 0; k < exs[i].slot_end[m->config.n_slots - 1]; k++)
 		{
@@ -417,53 +511,11 @@ shadows_substitute(ShadowSet *set, const Model *m, const Example *ex, ModelWork 
 	}
 }
 
-/* Merges a value stepped on locally into its shared one (see ShadowSet). */
-static inline void
-merge_float(float *shared, float as_copied, float local)
-{
-	float		now;
-
-	__atomic_load(shared, &now, __ATOMIC_RELAXED);
-
-	if (memcmp(&now, &as_copied, sizeof(float)) == 0)
-		*shared = local;
-	else
-		*shared = now + (local - as_copied);
-}
-
-/* Merges every copy into its entry; the rest of the batch steps in place. */
-static void
-shadows_end(ShadowSet *set, const Model *m)
-{
-	if (set == NULL || !set->active)
-		return;
-	for (uint32_t i = 0; i < set->n; i++)
-	{
-		Shadow	   *sh = &set->shadows[i];
-		float	   *shared = CK_VALUE(sh->entry);
-		const float *local = CK_VALUE(sh->copy);
-		uint32_t	touches = (sh->copy->meta & CK_META_COUNT) - (sh->as_copied_meta & CK_META_COUNT);
-		uint32_t	meta = __atomic_load_n(&sh->entry->meta, __ATOMIC_RELAXED);
-		uint64_t	count = (uint64_t) (meta & CK_META_COUNT) + touches;
-
-		for (uint32_t j = 0; j < m->value_floats; j++)
-			merge_float(&shared[j], sh->as_copied[j], local[j]);
-		if (touches > 0)
-		{
-			__atomic_store_n(&sh->entry->last_seen, sh->copy->last_seen, __ATOMIC_RELAXED);
-			__atomic_store_n(&sh->entry->meta, (meta & CK_META_LIVE) | CK_META_TOUCHED |
-							 (uint32_t) (count < CK_META_COUNT ? count : CK_META_COUNT),
-							 __ATOMIC_RELAXED);
-		}
-	}
-	set->active = false;
-}
-
 /*
- * The batch's copy of a key's entry, or NULL if it has none (or shadows is
+ * The round's copy of a key's entry, or NULL if it has none (or shadows is
  * NULL).  Where there is one, the table need not be looked in: the lookup
- * would read a line of the entry that another core's trainer writes at the
- * end of each of its batches, a miss for nothing.
+ * would read a line of the entry that another core's trainer rewrites at
+ * the end of each of its rounds, a miss for nothing.
  */
 static inline CuckooEntry *
 shadow_copy_of(ShadowSet *shadows, uint64_t key)
@@ -1116,13 +1168,17 @@ model_train(Model *m, const CoreEnv *env, const Example *ex, double label,
 /*
  * Trains on examples exs[0..n) in order, exactly as n calls of model_train
  * would, under one hold of the table lock, counting their steps at once, on
- * a copy of the bias and of the entries that repeat among them (ShadowSet):
- * taking the lock, counting and stepping on those are writes to memory that
- * every trainer writes, which a step a call would send from core to core
- * each time.  Sets predictions[i]; stops after the first that is NaN (see
- * model_train) and returns how many it went through.  work must hold
- * entries for the most keys of any of the examples; scratch is
- * model_batch_scratch_bytes() bytes, zeroed before its first use.
+ * a copy of the bias and of the entries that repeat among them and the
+ * batches before (ShadowSet): taking the lock, counting and stepping on
+ * those are writes to memory that every trainer writes, which a step a call
+ * would send from core to core each time.  The copies of entries are
+ * merged when their round of batches ends, at the latest in
+ * model_train_flush, which the caller calls after its last batch.  Sets
+ * predictions[i]; stops after the first that is NaN (see model_train) and
+ * returns how many it went through.  work must hold entries for the most
+ * keys of any of the examples; scratch is model_batch_scratch_bytes()
+ * bytes, zeroed before its first use, and the same for every batch of a
+ * caller's run.
  */
 uint32_t
 model_train_batch(Model *m, const CoreEnv *env, const Example *exs, const double *labels,
@@ -1136,7 +1192,7 @@ model_train_batch(Model *m, const CoreEnv *env, const Example *exs, const double
 	uint32_t	i = 0;
 
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	shadows_begin(shadows, m, exs, n);
+	shadows_begin(shadows, m, env, exs, n);
 	memcpy(bias, m->bias, sizeof(bias));
 	memcpy(bias_as_copied, bias, sizeof(bias));
 	while (i < n)
@@ -1150,12 +1206,31 @@ model_train_batch(Model *m, const CoreEnv *env, const Example *exs, const double
 		if (isnan(predictions[i - 1]))
 			break;
 	}
-	shadows_end(shadows, m);
+	if (shadows->batches >= SHADOW_ROUND_BATCHES || shadows->n == SHADOW_MAX)
+		shadows_end(shadows, m);
 	for (int j = 0; j < MODEL_BIAS_FLOATS; j++)
 		merge_float(&m->bias[j], bias_as_copied[j], bias[j]);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	__atomic_add_fetch(&m->examples, steps, __ATOMIC_RELAXED);
 	return i;
+}
+
+/*
+ * Ends the round of batches that model_train_batch left open in scratch:
+ * merges its copies of entries into the table.
+ */
+void
+model_train_flush(Model *m, const CoreEnv *env, void *scratch)
+{
+	ShadowSet  *shadows = scratch;
+
+	if (shadows->batches == 0)
+		return;
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+	if (shadows->relocations != m->table.relocations)
+		shadows_refind(shadows, m, env);
+	shadows_end(shadows, m);
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 }
 
 /*

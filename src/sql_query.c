@@ -166,7 +166,23 @@ pass_shutdown(DestReceiver *self)
 	QueryPass  *pass = (QueryPass *) self;
 
 	if (pass->train)
+	{
 		pass_train_batch(pass);
+		example_batch_flush(&pass->batch, &pass->handle);
+	}
+}
+
+/*
+ * From the PG_CATCH of a pass that an error ended: keeps the steps of the
+ * batches it trained (see example_batch_flush), and throws the error again.
+ */
+static pg_attribute_noreturn() void
+pass_end_after_error(QueryPass *pass, int holdoff, MemoryContext context)
+{
+	ErrorData  *error = error_take(holdoff, context);
+
+	example_batch_flush_after_error(&pass->batch, &pass->handle);
+	ReThrowError(error);
 }
 
 static void
@@ -210,6 +226,8 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	bool		nulls[7] = {false};
 	double		auc;
 	int			guc_level;
+	int			holdoff;
+	MemoryContext context;
 
 	shmem_require();
 	require_not_null(fcinfo, 0, "model name");
@@ -256,8 +274,20 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("transaction_read_only", "on", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute_plan_extended(plan, &options) < 0)
-		elog(ERROR, "could not run the query");
+	holdoff = InterruptHoldoffCount;
+	context = CurrentMemoryContext;
+	PG_TRY();
+	{
+		if (SPI_execute_plan_extended(plan, &options) < 0)
+			elog(ERROR, "could not run the query");
+	}
+	PG_CATCH();
+	{
+		if (train)
+			pass_end_after_error(pass, holdoff, context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	secs = (double) (GetCurrentTimestamp() - pass->started_at) / USECS_PER_SEC;

@@ -964,9 +964,10 @@ same_entry(Fixture *a, Fixture *b, uint64_t key)
 
 /*
  * Training in batches (model_train_batch, which steps on copies of the
- * entries that repeat in a batch, and of the bias) predicts and learns bit
- * for bit what one example a call does: for every optimizer, with sampled
- * negatives, admission by count and the table growing meanwhile.
+ * entries that repeat in a round of batches, and of the bias) predicts and
+ * learns bit for bit what one example a call does, once flushed: for every
+ * optimizer, with sampled negatives, admission by count and the table
+ * growing meanwhile.
  */
 static void
 test_batch_matches_single_steps(void)
@@ -1018,6 +1019,7 @@ test_batch_matches_single_steps(void)
 				same_predictions &= model_train(&single.model, &single.heap.env, &exs[b], labels[b],
 												(uint32_t) (i / 1000), &single.work) == predictions[b];
 		}
+		model_train_flush(&batched.model, &batched.heap.env, scratch);
 		for (int64_t user = 0; user < 3000; user++)
 			same_entries &= same_entry(&single, &batched, featkey_int(0, user));
 		for (int64_t item = 0; item < 7; item++)
@@ -1033,6 +1035,76 @@ test_batch_matches_single_steps(void)
 		fixture_free(&single);
 		fixture_free(&batched);
 	}
+}
+
+/*
+ * A round of batches outlives a call, and between two calls others may
+ * delete the entries of its copies: with items deleted between batches, the
+ * batched model still predicts and ends bit for bit as single steps with the
+ * same deletions do (the copies of deleted items are dropped, as their steps
+ * in place would be, and the items admitted anew are copied anew).
+ */
+static void
+test_round_outlives_deletions(void)
+{
+	Fixture		single;
+	Fixture		batched;
+	Fixture    *both[2] = {&single, &batched};
+	ModelConfig c = fm_config(29);
+	void	   *scratch;
+	bool		same_predictions = true;
+	bool		same_entries = true;
+	uint32_t	deleted = 0;
+
+	fixture_init(&single, &c, 1);
+	fixture_init(&batched, &c, 1);
+	scratch = calloc(1, model_batch_scratch_bytes(&batched.model));
+	for (uint64_t i = 0, batch = 0; i < 1600; batch++)
+	{
+		uint64_t	keys[16][2];
+		uint32_t	slot_end[16][SLOTS];
+		Example		exs[16];
+		double		labels[16];
+		double		predictions[16];
+
+		for (uint32_t b = 0; b < 16; b++, i++)
+		{
+			keys[b][0] = featkey_int(0, (int64_t) (i % 400));
+			keys[b][1] = featkey_int(1, (int64_t) (ck_mix64(i) % 5));
+			slot_end[b][0] = 1;
+			slot_end[b][1] = 2;
+			exs[b] = (Example) {keys[b], slot_end[b], single.numeric};
+			labels[b] = ck_mix64(i + 3) % 2;
+		}
+		model_train_batch(&batched.model, &batched.heap.env, exs, labels, 16, 1, &batched.work,
+						  scratch, predictions);
+		for (uint32_t b = 0; b < 16; b++)
+			same_predictions &= model_train(&single.model, &single.heap.env, &exs[b], labels[b], 1,
+											&single.work) == predictions[b];
+		if (batch % 3 != 1)
+			continue;
+		for (int f = 0; f < 2; f++)
+		{
+			const CoreEnv *env = &both[f]->heap.env;
+
+			env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+			deleted += ck_delete(&both[f]->model.table, env, featkey_int(1, (int64_t) (batch / 3 % 5)));
+			env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+		}
+	}
+	model_train_flush(&batched.model, &batched.heap.env, scratch);
+	for (int64_t user = 0; user < 400; user++)
+		same_entries &= same_entry(&single, &batched, featkey_int(0, user));
+	for (int64_t item = 0; item < 5; item++)
+		same_entries &= same_entry(&single, &batched, featkey_int(1, item));
+	CHECK(deleted == 2 * 33, "every deletion found its item");
+	CHECK(same_predictions, "batches with deletions between them predict what single steps do");
+	CHECK(same_entries, "and leave the same entries, bit for bit");
+	CHECK(memcmp(single.model.bias, batched.model.bias, sizeof(single.model.bias)) == 0 &&
+		  single.model.table.live == batched.model.table.live, "the same bias and IDs");
+	free(scratch);
+	fixture_free(&single);
+	fixture_free(&batched);
 }
 
 typedef struct BatchTrainer
@@ -1073,6 +1145,7 @@ train_batches(void *arg)
 		t->done += model_train_batch(t->model, &t->env, exs, labels, 16, 1, &work, scratch,
 									 predictions);
 	}
+	model_train_flush(t->model, &t->env, scratch);
 	free(scratch);
 	free(floats);
 	return NULL;
@@ -1081,9 +1154,10 @@ train_batches(void *arg)
 /*
  * Two threads train one model in batches, on users of their own and five
  * items they share, under a memory cap that makes them evict and take the
- * lock exclusive meanwhile (copies are merged before any such pause): every
- * step is counted, the shared items keep finite values, and AddressSanitizer
- * sees no copy outlive its entry.
+ * lock exclusive meanwhile (copies are merged before a pause inside a
+ * batch, and found again after entries moved between batches): every step
+ * is counted, the shared items keep finite values, and AddressSanitizer sees
+ * no copy outlive its entry.
  */
 static void
 test_batches_in_two_threads(void)
@@ -1141,6 +1215,7 @@ main(void)
 	test_negative_sampling_calibration();
 	test_diverged_takes_no_step();
 	test_batch_matches_single_steps();
+	test_round_outlives_deletions();
 	test_batches_in_two_threads();
 	test_many_ids_in_pieces();
 	test_predict_unlocked_under_training();
