@@ -365,8 +365,7 @@ train_logged(uint32 now)
 static void
 train_committed(void)
 {
-	int			holdoff = InterruptHoldoffCount;
-	MemoryContext context = CurrentMemoryContext;
+	ErrorRecoveryPoint at = error_recovery_point();
 
 	PG_TRY();
 	{
@@ -374,7 +373,7 @@ train_committed(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *error = error_take(holdoff, context);
+		ErrorData  *error = error_take(&at);
 		uint64		untrained = 0;
 
 		for (int i = 0; i < pending.n_targets; i++)

@@ -339,6 +339,14 @@ example_batch_train(ExampleBatch *b, ModelHandle *h, uint32 now)
 
 	b->n = 0;
 	b->max_keys = 0;
+
+	/*
+	 * Under memory pressure the steps after this batch may give memory back
+	 * by evicting the least recently seen IDs: the round ends first, so that
+	 * its hot IDs are seen when they were, as with steps in place.
+	 */
+	if (unlikely(pg_atomic_read_u32(monolith_memory_pressure) != 0))
+		example_batch_flush(b, h);
 	return done;
 }
 
@@ -356,17 +364,19 @@ example_batch_flush(ExampleBatch *b, ModelHandle *h)
 /*
  * In a PG_CATCH that carries on: releases every LWLock, as an abort would
  * (the error may have come from inside the core's locks), restores the
- * interrupt holdoff and memory context of the PG_TRY, and returns a copy
- * of the error, its state flushed.
+ * interrupt and cancel holdoffs (an error zeroes them, and a commit holds
+ * interrupts until it ends) and the memory context of the recovery point,
+ * and returns a copy of the error, its state flushed.
  */
 ErrorData *
-error_take(int holdoff, MemoryContext context)
+error_take(const ErrorRecoveryPoint *at)
 {
 	ErrorData  *error;
 
 	LWLockReleaseAll();
-	InterruptHoldoffCount = holdoff;
-	MemoryContextSwitchTo(context);
+	InterruptHoldoffCount = at->interrupt_holdoff;
+	QueryCancelHoldoffCount = at->cancel_holdoff;
+	MemoryContextSwitchTo(at->context);
 	error = CopyErrorData();
 	FlushErrorState();
 	return error;
@@ -381,7 +391,7 @@ error_take(int holdoff, MemoryContext context)
 void
 example_batch_flush_after_error(ExampleBatch *b, ModelHandle *h)
 {
-	MemoryContext context = CurrentMemoryContext;
+	ErrorRecoveryPoint at = error_recovery_point();
 
 	PG_TRY();
 	{
@@ -389,9 +399,7 @@ example_batch_flush_after_error(ExampleBatch *b, ModelHandle *h)
 	}
 	PG_CATCH();
 	{
-		LWLockReleaseAll();
-		MemoryContextSwitchTo(context);
-		FlushErrorState();
+		FreeErrorData(error_take(&at));
 	}
 	PG_END_TRY();
 }

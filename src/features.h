@@ -13,6 +13,7 @@
 
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 
 #include "shmem.h"
 
@@ -92,6 +93,21 @@ typedef struct ExampleBatch
 	void	   *scratch;		/* model_batch_scratch_bytes() */
 } ExampleBatch;
 
+/* What a PG_CATCH that carries on after an error restores (see error_take). */
+typedef struct ErrorRecoveryPoint
+{
+	uint32		interrupt_holdoff;
+	uint32		cancel_holdoff;
+	MemoryContext context;
+} ErrorRecoveryPoint;
+
+/* The point to restore after an error caught from here: take it before PG_TRY. */
+static inline ErrorRecoveryPoint
+error_recovery_point(void)
+{
+	return (ErrorRecoveryPoint) {InterruptHoldoffCount, QueryCancelHoldoffCount, CurrentMemoryContext};
+}
+
 extern void require_not_null(FunctionCallInfo fcinfo, int arg, const char *what);
 extern void example_builder_init(ExampleBuilder *b, const ModelDef *def,
 								 const Oid *types, char **input_labels);
@@ -107,7 +123,7 @@ extern bool example_batch_add(ExampleBatch *b, const Example *ex, double label);
 extern uint32 example_batch_train(ExampleBatch *b, ModelHandle *h, uint32 now);
 extern void example_batch_flush(ExampleBatch *b, ModelHandle *h);
 extern void example_batch_flush_after_error(ExampleBatch *b, ModelHandle *h);
-extern ErrorData *error_take(int holdoff, MemoryContext context);
+extern ErrorData *error_take(const ErrorRecoveryPoint *at);
 extern void report_diverged(const ModelDef *def) pg_attribute_noreturn();
 extern void require_sampled_label(const ModelDef *def, double label);
 extern void label_check_type(Oid type);

@@ -286,8 +286,10 @@ static CuckooEntry awaiting_room;
  * lock go inside a batch.  Between the batches of a round, when it holds no
  * lock, others may take the lock exclusive, but an entry is only ever freed
  * or moved with the table's relocations counted: unless they changed, the
- * copies' entries are where they were, else they are looked up again (and a
- * copy whose key is gone is dropped, as its steps in place would have been).
+ * copies' entries are where they were, else they are looked up again: a
+ * copy whose key is gone is dropped, as its steps in place would have been,
+ * and one whose key came back in a new entry meanwhile merges its change
+ * into that one, as a Hogwild step that read before and wrote after would.
  * A merge adds the copy's change to the entry, but writes the copy itself
  * where the entry is as copied: so, with no other trainer, the entry ends
  * bit for bit as if stepped on in place, and what one trainer learns does

@@ -148,6 +148,11 @@ extern size_t model_batch_scratch_bytes(const Model *m);
 extern uint32_t model_train_batch(Model *m, const CoreEnv *env, const Example *exs,
 								  const double *labels, uint32_t n, uint32_t now,
 								  ModelWork *work, void *scratch, double *predictions);
+/*
+ * After a caller's last batch, and before it shrinks or expires the model
+ * itself between batches (which read when IDs were last seen, and a round's
+ * copies hold that for its hot IDs): merges what the batches left in scratch.
+ */
 extern void model_train_flush(Model *m, const CoreEnv *env, void *scratch);
 extern void model_snapshot(ModelSnapshot *snap, const Model *m, const CoreEnv *env);
 extern double model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env,

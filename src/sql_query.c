@@ -177,9 +177,9 @@ pass_shutdown(DestReceiver *self)
  * batches it trained (see example_batch_flush), and throws the error again.
  */
 static pg_attribute_noreturn() void
-pass_end_after_error(QueryPass *pass, int holdoff, MemoryContext context)
+pass_end_after_error(QueryPass *pass, const ErrorRecoveryPoint *at)
 {
-	ErrorData  *error = error_take(holdoff, context);
+	ErrorData  *error = error_take(at);
 
 	example_batch_flush_after_error(&pass->batch, &pass->handle);
 	ReThrowError(error);
@@ -226,8 +226,7 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	bool		nulls[7] = {false};
 	double		auc;
 	int			guc_level;
-	int			holdoff;
-	MemoryContext context;
+	ErrorRecoveryPoint at;
 
 	shmem_require();
 	require_not_null(fcinfo, 0, "model name");
@@ -274,8 +273,7 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("transaction_read_only", "on", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	holdoff = InterruptHoldoffCount;
-	context = CurrentMemoryContext;
+	at = error_recovery_point();
 	PG_TRY();
 	{
 		if (SPI_execute_plan_extended(plan, &options) < 0)
@@ -284,7 +282,7 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	PG_CATCH();
 	{
 		if (train)
-			pass_end_after_error(pass, holdoff, context);
+			pass_end_after_error(pass, &at);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -145,6 +145,50 @@ $s1->{in} .= "\\q\n";
 $s2->{in} .= "\\q\n";
 $_->{h}->finish for ($s1, $s2);
 
+# 3b. The model dropped while a big transaction trains on it at commit: the
+# commit warns and commits, and the session is as it was: its next statement
+# can be cancelled (an error at commit must not leave interrupts held).  The
+# drop lands at a random batch; three times, so that some land inside a
+# round of batches whose copies are still to merge.
+for my $attempt (1 .. 3)
+{
+	$node->safe_psql('postgres', q{SELECT monolith.create_model('midway', ARRAY['u', 'i'], dim => 4);
+		CREATE TABLE midway_events (u int, i int, liked boolean);
+		CREATE TRIGGER midway_train AFTER INSERT ON midway_events
+		  REFERENCING NEW TABLE AS new FOR EACH STATEMENT
+		  EXECUTE FUNCTION monolith.train_trigger('midway', 'liked');});
+	my $mid = session();
+	$mid->{in} .= q{SET work_mem = '1MB';
+BEGIN;
+INSERT INTO midway_events SELECT g, g % 1000, g % 2 = 0 FROM generate_series(1, 1000000) g;
+SELECT pg_backend_pid();
+COMMIT;
+SELECT 'committed';
+SELECT pg_sleep(120);
+};
+	pump_until($mid->{h}, $mid->{timer}, \$mid->{out}, qr/^\d+\n/m) or die 'big transaction did not start';
+	my ($mid_pid) = $mid->{out} =~ /^(\d+)$/m;
+	# Its steps count as they go, so once some are counted it trains.
+	$node->poll_query_until('postgres',
+		q{SELECT examples_trained > 0 FROM monolith.models WHERE name = 'midway'})
+	  or die 'the big transaction did not train at its commit';
+	$node->safe_psql('postgres', q{SELECT monolith.drop_model('midway')});
+	pump_until($mid->{h}, $mid->{timer}, \$mid->{out}, qr/committed/) or die 'the commit did not end';
+	like($mid->{err},
+		qr/WARNING:  could not train on the examples of a committed transaction: model "midway" was dropped/,
+		"a model dropped while a commit trains on it: the commit warns ($attempt)");
+	$node->poll_query_until('postgres',
+		qq{SELECT query LIKE 'SELECT pg_sleep%' FROM pg_stat_activity WHERE pid = $mid_pid})
+	  or die 'the next statement did not start';
+	$node->safe_psql('postgres', qq{SELECT pg_cancel_backend($mid_pid)});
+	$mid->{timer}->start(30);
+	ok(pump_until($mid->{h}, $mid->{timer}, \$mid->{err}, qr/canceling statement due to user request/),
+		"and the session's next statement can be cancelled ($attempt)");
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM midway_events; DROP TABLE midway_events}),
+		'1000000', "its rows committed ($attempt)");
+	$mid->{h}->kill_kill;
+}
+
 # 4. SIGKILL of a backend while it trains a big transaction at commit: the
 # server restarts, the definitions survive, the parameters start empty, and
 # the trigger trains again, only on what commits after.

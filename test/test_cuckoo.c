@@ -372,6 +372,34 @@ test_shrink(void)
 	close_table(&h, &t);
 }
 
+/*
+ * Every entry freed or moved counts in relocations (which copies of entries
+ * held between lock holds rely on), and nothing else does: inserting and
+ * growing count nothing, a deletion one, and giving back a chunk whose
+ * entries all find free places below it one a move.
+ */
+static void
+test_relocations_counted(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+
+	small_config(&c);
+	c.chunk_log2 = 4;
+	open_table(&h, &t, &c, 0);
+	CHECK(insert_keys(&t, &h.env, 32) == 0 && t.n_chunks == 2, "32 keys in two chunks");
+	CHECK(t.relocations == 0, "inserting and growing relocated %lu", (unsigned long) t.relocations);
+	for (uint64_t i = 0; i < 16; i++)
+		ck_delete(&t, &h.env, key_of(i));
+	CHECK(t.relocations == 16, "16 deletions counted %lu", (unsigned long) t.relocations);
+	ck_shrink(&t, &h.env, ck_chunk_bytes(&t), UINT32_MAX);
+	CHECK(t.n_chunks == 1 && t.live == 16 && t.evicted == 0, "the last chunk moved into the first");
+	CHECK(t.relocations == 32, "and its 16 moves counted %lu", (unsigned long) t.relocations - 16);
+	CHECK(keys_wrong(&t, &h.env, 32) == 16, "the moved keys are found");
+	close_table(&h, &t);
+}
+
 /* A tiny reference map: open addressing with linear probing. */
 typedef struct RefMap
 {
@@ -950,6 +978,7 @@ main(void)
 	test_frequency_filter();
 	test_probabilistic_filter();
 	test_memory_cap_evicts_oldest();
+	test_relocations_counted();
 	test_shrink();
 	test_shrink_in_pieces();
 	test_shrink_piece_bounds();

@@ -75,21 +75,28 @@ allow_unlocked_reads(HeapEnv *h)
 	h->env.read_end = counting_read_end;
 }
 
+/* A model of this configuration on a table of table_config's. */
+static void
+fixture_init_table(Fixture *f, const ModelConfig *config, const CuckooConfig *table_config)
+{
+	heap_env_init(&f->heap, CK_LOCK_STRIPE0 + 64, 0);
+	if (unlocked_reads)
+		allow_unlocked_reads(&f->heap);
+	CHECK(model_init(&f->model, &f->heap.env, config, table_config), "model_init");
+	model_snapshot(&f->snapshot, &f->model, &f->heap.env);
+	f->floats = calloc(model_work_floats(config), sizeof(float));
+	f->work = (ModelWork) {f->entries, f->floats};
+	memset(f->numeric, 0, sizeof(f->numeric));
+}
+
 static void
 fixture_init(Fixture *f, const ModelConfig *config, uint32_t min_count)
 {
 	CuckooConfig c;
 
-	heap_env_init(&f->heap, CK_LOCK_STRIPE0 + 64, 0);
-	if (unlocked_reads)
-		allow_unlocked_reads(&f->heap);
 	ck_default_config(&c, 0);
 	c.admission.min_count = min_count;
-	CHECK(model_init(&f->model, &f->heap.env, config, &c), "model_init");
-	model_snapshot(&f->snapshot, &f->model, &f->heap.env);
-	f->floats = calloc(model_work_floats(config), sizeof(float));
-	f->work = (ModelWork) {f->entries, f->floats};
-	memset(f->numeric, 0, sizeof(f->numeric));
+	fixture_init_table(f, config, &c);
 }
 
 static void
@@ -1037,28 +1044,66 @@ test_batch_matches_single_steps(void)
 	}
 }
 
+/* Between two batches: what another process does to both models alike. */
+typedef uint64_t (*BetweenBatches) (Fixture *f, uint64_t batch);
+
+/* Deletes an item after every third batch; returns how many it deleted. */
+static uint64_t
+delete_an_item(Fixture *f, uint64_t batch)
+{
+	const CoreEnv *env = &f->heap.env;
+	bool		deleted;
+
+	if (batch % 3 != 1)
+		return 0;
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+	deleted = ck_delete(&f->model.table, env, featkey_int(1, (int64_t) (batch / 3 % 5)));
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	return deleted;
+}
+
+/*
+ * Gives back the arena's last chunk after every other batch, moving its
+ * live entries down (or evicting where none are free); returns the bytes.
+ */
+static uint64_t
+give_back_a_chunk(Fixture *f, uint64_t batch)
+{
+	const CoreEnv *env = &f->heap.env;
+	uint64_t	bytes;
+
+	if (batch % 2 != 1)
+		return 0;
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+	bytes = model_shrink(&f->model, env, 2 * ck_chunk_bytes(&f->model.table), 1024);
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	return bytes;
+}
+
 /*
  * A round of batches outlives a call, and between two calls others may
- * delete the entries of its copies: with items deleted between batches, the
- * batched model still predicts and ends bit for bit as single steps with the
- * same deletions do (the copies of deleted items are dropped, as their steps
- * in place would be, and the items admitted anew are copied anew).
+ * free or move the entries of its copies (between(), done to both models
+ * alike, returns what it did, summed into *done): the batched model still
+ * predicts and ends bit for bit as single steps do, once flushed, with the
+ * clock still so that evictions choose alike.  Returns the batched model's
+ * relocations.
  */
-static void
-test_round_outlives_deletions(void)
+static uint64_t
+check_round_outlives(const char *what, const CuckooConfig *table_config, uint32_t users,
+					 BetweenBatches between, uint64_t *done)
 {
 	Fixture		single;
 	Fixture		batched;
-	Fixture    *both[2] = {&single, &batched};
 	ModelConfig c = fm_config(29);
 	void	   *scratch;
 	bool		same_predictions = true;
 	bool		same_entries = true;
-	uint32_t	deleted = 0;
+	uint64_t	relocations;
 
-	fixture_init(&single, &c, 1);
-	fixture_init(&batched, &c, 1);
+	fixture_init_table(&single, &c, table_config);
+	fixture_init_table(&batched, &c, table_config);
 	scratch = calloc(1, model_batch_scratch_bytes(&batched.model));
+	*done = 0;
 	for (uint64_t i = 0, batch = 0; i < 1600; batch++)
 	{
 		uint64_t	keys[16][2];
@@ -1069,7 +1114,7 @@ test_round_outlives_deletions(void)
 
 		for (uint32_t b = 0; b < 16; b++, i++)
 		{
-			keys[b][0] = featkey_int(0, (int64_t) (i % 400));
+			keys[b][0] = featkey_int(0, (int64_t) (i % users));
 			keys[b][1] = featkey_int(1, (int64_t) (ck_mix64(i) % 5));
 			slot_end[b][0] = 1;
 			slot_end[b][1] = 2;
@@ -1081,30 +1126,47 @@ test_round_outlives_deletions(void)
 		for (uint32_t b = 0; b < 16; b++)
 			same_predictions &= model_train(&single.model, &single.heap.env, &exs[b], labels[b], 1,
 											&single.work) == predictions[b];
-		if (batch % 3 != 1)
-			continue;
-		for (int f = 0; f < 2; f++)
-		{
-			const CoreEnv *env = &both[f]->heap.env;
-
-			env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-			deleted += ck_delete(&both[f]->model.table, env, featkey_int(1, (int64_t) (batch / 3 % 5)));
-			env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-		}
+		*done += between(&batched, batch);
+		(void) between(&single, batch);
 	}
 	model_train_flush(&batched.model, &batched.heap.env, scratch);
-	for (int64_t user = 0; user < 400; user++)
+	for (int64_t user = 0; user < users; user++)
 		same_entries &= same_entry(&single, &batched, featkey_int(0, user));
 	for (int64_t item = 0; item < 5; item++)
 		same_entries &= same_entry(&single, &batched, featkey_int(1, item));
-	CHECK(deleted == 2 * 33, "every deletion found its item");
-	CHECK(same_predictions, "batches with deletions between them predict what single steps do");
-	CHECK(same_entries, "and leave the same entries, bit for bit");
+	CHECK(same_predictions, "batches with %s between them predict what single steps do", what);
+	CHECK(same_entries, "and leave the same entries, bit for bit (%s)", what);
 	CHECK(memcmp(single.model.bias, batched.model.bias, sizeof(single.model.bias)) == 0 &&
-		  single.model.table.live == batched.model.table.live, "the same bias and IDs");
+		  single.model.table.live == batched.model.table.live, "the same bias and IDs (%s)", what);
+	relocations = batched.model.table.relocations;
 	free(scratch);
 	fixture_free(&single);
 	fixture_free(&batched);
+	return relocations;
+}
+
+/*
+ * Items deleted between batches: the copies of deleted items are dropped,
+ * as their steps in place would be, and the items admitted anew are copied
+ * anew.  The arena giving back chunks between batches: entries move down
+ * and the chunk is freed, and the copies' entries are found where they went
+ * (AddressSanitizer would see a merge into the freed chunk).
+ */
+static void
+test_round_outlives_relocations(void)
+{
+	CuckooConfig tc;
+	uint64_t	deleted;
+	uint64_t	given_back;
+	uint64_t	relocations;
+
+	ck_default_config(&tc, 0);
+	tc.admission.min_count = 1;
+	relocations = check_round_outlives("deletions", &tc, 400, delete_an_item, &deleted);
+	CHECK(deleted == 33 && relocations == 33, "every deletion found its item, and was counted");
+	tc.chunk_log2 = 4;
+	relocations = check_round_outlives("chunks given back", &tc, 60, give_back_a_chunk, &given_back);
+	CHECK(given_back > 0 && relocations > 0, "chunks were given back, their entries moved");
 }
 
 typedef struct BatchTrainer
@@ -1155,9 +1217,10 @@ train_batches(void *arg)
  * Two threads train one model in batches, on users of their own and five
  * items they share, under a memory cap that makes them evict and take the
  * lock exclusive meanwhile (copies are merged before a pause inside a
- * batch, and found again after entries moved between batches): every step
- * is counted, the shared items keep finite values, and AddressSanitizer sees
- * no copy outlive its entry.
+ * batch, and looked up again after evictions between batches): every step
+ * is counted and the shared items keep finite values.  (Moves and frees
+ * between batches are checked bit for bit, and under AddressSanitizer, in
+ * test_round_outlives_relocations.)
  */
 static void
 test_batches_in_two_threads(void)
@@ -1215,7 +1278,7 @@ main(void)
 	test_negative_sampling_calibration();
 	test_diverged_takes_no_step();
 	test_batch_matches_single_steps();
-	test_round_outlives_deletions();
+	test_round_outlives_relocations();
 	test_batches_in_two_threads();
 	test_many_ids_in_pieces();
 	test_predict_unlocked_under_training();
