@@ -34,7 +34,8 @@ SQL
 # All of the stream, in order: one half, then the other.
 whole='(SELECT * FROM stream20_a UNION ALL SELECT * FROM stream20_b) whole'
 
-# Seconds, examples and AUC of train_query over table $2 into model $1.
+# Seconds, examples and AUC of train_query over $2 (a table, or a subquery
+# with an alias) into model $1.
 train() {
 	cluster_psql -At -F ' ' -c "SET monolith.progress_interval = 0" -c \
 		"SELECT seconds, examples, auc FROM monolith.train_query('$1', 'SELECT user_id, movie_id, genres, liked FROM $2', 'liked')"

@@ -415,12 +415,15 @@ shadows_end(ShadowSet *set, const Model *m)
 }
 
 /*
- * Finds the copies' entries again after entries were freed or moved, and
- * drops the copies of keys that are gone; table lock held shared.
+ * If entries were freed or moved since the copies' entries were found,
+ * finds them again, and drops the copies of keys that are gone; table lock
+ * held shared.
  */
 static void
 shadows_refind(ShadowSet *set, const Model *m, const CoreEnv *env)
 {
+	if (set->relocations == m->table.relocations)
+		return;
 	for (uint32_t i = 0; i < set->n; i++)
 	{
 		Shadow	   *sh = &set->shadows[i];
@@ -448,7 +451,7 @@ shadows_begin(ShadowSet *set, const Model *m, const CoreEnv *env, const Example 
 
 	for (uint32_t i = 0; i < n; i++)
 		n_keys += exs[i].slot_end[m->config.n_slots - 1];
-	if (set->batches > 0 && set->relocations != m->table.relocations)
+	if (set->batches > 0)
 		shadows_refind(set, m, env);
 	if (set->batches > 0 && set->keys + n_keys > SHADOW_ROUND_KEYS)
 		shadows_end(set, m);
@@ -1229,8 +1232,7 @@ model_train_flush(Model *m, const CoreEnv *env, void *scratch)
 	if (shadows->batches == 0)
 		return;
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	if (shadows->relocations != m->table.relocations)
-		shadows_refind(shadows, m, env);
+	shadows_refind(shadows, m, env);
 	shadows_end(shadows, m);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 }

@@ -1044,22 +1044,19 @@ test_batch_matches_single_steps(void)
 	}
 }
 
-/* Between two batches: what another process does to both models alike. */
+/*
+ * Between two batches: what another process does to both models alike,
+ * the table lock held exclusive.
+ */
 typedef uint64_t (*BetweenBatches) (Fixture *f, uint64_t batch);
 
 /* Deletes an item after every third batch; returns how many it deleted. */
 static uint64_t
 delete_an_item(Fixture *f, uint64_t batch)
 {
-	const CoreEnv *env = &f->heap.env;
-	bool		deleted;
-
 	if (batch % 3 != 1)
 		return 0;
-	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-	deleted = ck_delete(&f->model.table, env, featkey_int(1, (int64_t) (batch / 3 % 5)));
-	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	return deleted;
+	return ck_delete(&f->model.table, &f->heap.env, featkey_int(1, (int64_t) (batch / 3 % 5)));
 }
 
 /*
@@ -1069,15 +1066,22 @@ delete_an_item(Fixture *f, uint64_t batch)
 static uint64_t
 give_back_a_chunk(Fixture *f, uint64_t batch)
 {
-	const CoreEnv *env = &f->heap.env;
-	uint64_t	bytes;
-
 	if (batch % 2 != 1)
 		return 0;
+	return model_shrink(&f->model, &f->heap.env, 2 * ck_chunk_bytes(&f->model.table), 1024);
+}
+
+/* Runs between() on f's model under its table lock, exclusive. */
+static uint64_t
+exclusively(BetweenBatches between, Fixture *f, uint64_t batch)
+{
+	const CoreEnv *env = &f->heap.env;
+	uint64_t	done;
+
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-	bytes = model_shrink(&f->model, env, 2 * ck_chunk_bytes(&f->model.table), 1024);
+	done = between(f, batch);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-	return bytes;
+	return done;
 }
 
 /*
@@ -1126,8 +1130,8 @@ check_round_outlives(const char *what, const CuckooConfig *table_config, uint32_
 		for (uint32_t b = 0; b < 16; b++)
 			same_predictions &= model_train(&single.model, &single.heap.env, &exs[b], labels[b], 1,
 											&single.work) == predictions[b];
-		*done += between(&batched, batch);
-		(void) between(&single, batch);
+		*done += exclusively(between, &batched, batch);
+		(void) exclusively(between, &single, batch);
 	}
 	model_train_flush(&batched.model, &batched.heap.env, scratch);
 	for (int64_t user = 0; user < users; user++)
