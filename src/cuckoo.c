@@ -328,6 +328,7 @@ ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 		t->config.segment_log2 = CK_SEGMENT_MAX_LOG2;
 	t->entry_size = entry_size_of(config);
 	t->next_fresh = 1;
+	t->round = 1;
 
 	t->directory = table_alloc(t, env, sizeof(uint32_t));
 	t->segments_cap = CK_SEGMENTS_FIRST;
@@ -379,6 +380,12 @@ ck_destroy(CuckooTable *t, const CoreEnv *env)
 	free_spares(t, env);
 	table_free(t, env, t->chunk_dir, t->chunk_dir_cap * sizeof(MemHandle));
 	table_free(t, env, t->sketch, sketch_bytes(t->config.admission.sketch_width_log2));
+	for (int i = 0; i < 2; i++)
+	{
+		table_free(t, env, t->changes[i].changed, t->changes[i].changed_room * sizeof(uint32_t));
+		table_free(t, env, t->changes[i].removed, t->changes[i].removed_room * sizeof(uint64_t));
+	}
+	memset(t->changes, 0, sizeof(t->changes));
 	t->directory = t->segments = t->chunk_dir = t->sketch = 0;
 	t->n_segments = t->n_chunks = 0;
 	t->live = 0;
@@ -592,9 +599,79 @@ ck_find_unlocked(const CuckooTable *t, const CuckooTable *shape, const CoreEnv *
 	return true;
 }
 
-/* Records a sighting of an entry: it is fresh, counted and due for sync. */
+/*
+ * Changes.  What the sync ships each round is the entries that changed
+ * since the round it collected last, and the keys removed.  Every entry
+ * carries the round it last changed in, and its first change in a round
+ * notes its reference in that round's log, so that collecting costs what
+ * changed, not the table.  A round is cut under the exclusive lock, an O(1)
+ * step after which the next round's log takes the notes, then collected
+ * under the shared lock, in pieces, while training goes on in the next
+ * round; values written before the cut are seen by the collection through
+ * the lock, and any written after it are the next round's.  The entry's
+ * round is the truth: a noted reference whose entry changed again since (or
+ * moved, which notes it anew, or was removed) is passed over, as a later
+ * round has it.  A log that overflows loses nothing: its round is collected
+ * by a scan of the arena for the entries whose round it is.  Removals are noted under the exclusive lock, and a
+ * log of them that overflows says so (removals_lost), for the caller to make
+ * up for.  Two trainers may note one entry at once, so a collection may
+ * visit an entry twice, never no time.  Logs grow when they are released,
+ * the changed one only for the round released, which nobody notes in.
+ * Rounds wrap after 2^32 (13 years of a round every 100 ms), where the cut
+ * stamps every entry with the round cut, so that no entry's round can be
+ * taken for a later one's.  One collector at a
+ * time (the caller's rule): cut, collect, release, then the next cut.
+ */
+
+/* Logs start this big, in references or keys, and grow to the most a round needed. */
+#define CK_CHANGED_LEAST 1024
+#define CK_CHANGED_MOST (1u << 22)
+#define CK_REMOVED_LEAST 256
+#define CK_REMOVED_MOST (1u << 20)
+
+/* Notes that entry ref changed in the current round; the table lock held. */
+static void
+note_changed(CuckooTable *t, const CoreEnv *env, uint32_t ref)
+{
+	CuckooChanges *c = &t->changes[t->round & 1];
+	uint32_t	i;
+
+	/* Once a log has overflowed, its round is scanned: no more counting. */
+	if (__atomic_load_n(&c->changed_n, __ATOMIC_RELAXED) > c->changed_room)
+		return;
+	i = __atomic_fetch_add(&c->changed_n, 1, __ATOMIC_RELAXED);
+	if (i < c->changed_room)
+		((uint32_t *) env_address(env, c->changed))[i] = ref;
+}
+
+/* Notes a key removed in the current round; table lock exclusive. */
+static void
+note_removed(CuckooTable *t, const CoreEnv *env, uint64_t key)
+{
+	CuckooChanges *c = &t->changes[t->round & 1];
+
+	if (c->removed_n < c->removed_room)
+		((uint64_t *) env_address(env, c->removed))[c->removed_n] = key;
+	if (c->removed_n <= c->removed_room)
+		c->removed_n++;
+}
+
+/*
+ * Notes that an arena entry changed, unless it has in this round already or
+ * is a caller's copy (whose changes reach the entry later, noted then).
+ */
 void
-ck_touch(CuckooEntry *entry, uint32_t now)
+ck_note_change(CuckooTable *t, const CoreEnv *env, CuckooEntry *entry)
+{
+	if (entry->ref == 0 || __atomic_load_n(&entry->round, __ATOMIC_RELAXED) == t->round)
+		return;
+	__atomic_store_n(&entry->round, t->round, __ATOMIC_RELAXED);
+	note_changed(t, env, entry->ref);
+}
+
+/* Records a sighting of an entry, which a training step changed: fresh, counted, due for sync. */
+void
+ck_touch(CuckooTable *t, const CoreEnv *env, CuckooEntry *entry, uint32_t now)
 {
 	uint32_t	meta = __atomic_load_n(&entry->meta, __ATOMIC_RELAXED);
 	uint32_t	count = meta & CK_META_COUNT;
@@ -602,8 +679,8 @@ ck_touch(CuckooEntry *entry, uint32_t now)
 	if (count < CK_META_COUNT)
 		count++;
 	__atomic_store_n(&entry->last_seen, now, __ATOMIC_RELAXED);
-	__atomic_store_n(&entry->meta, (meta & CK_META_LIVE) | CK_META_TOUCHED | count,
-					 __ATOMIC_RELAXED);
+	__atomic_store_n(&entry->meta, (meta & CK_META_LIVE) | count, __ATOMIC_RELAXED);
+	ck_note_change(t, env, entry);
 }
 
 /* Whether this sighting of an unknown key earns it an entry. */
@@ -638,15 +715,18 @@ admission_passes(CuckooTable *t, const CoreEnv *env, uint64_t hash)
  * live only once it has a slot, so that an index rebuild meanwhile skips it.
  */
 static void
-entry_fill(CuckooTable *t, CuckooEntry *e, uint64_t key, uint32_t now,
-		   const CuckooValueInit *init)
+entry_fill(CuckooTable *t, const CoreEnv *env, CuckooEntry *e, uint32_t ref, uint64_t key,
+		   uint32_t now, const CuckooValueInit *init)
 {
 	e->key = key;
 	e->last_seen = now;
-	e->meta = CK_META_TOUCHED | 1;
+	e->meta = 1;
+	e->ref = ref;
+	e->round = t->round;
 	memset(CK_VALUE(e), 0, t->entry_size - sizeof(CuckooEntry));
 	if (init != NULL && init->fn != NULL)
 		init->fn(init->arg, key, CK_VALUE(e));
+	note_changed(t, env, ref);
 }
 
 /*
@@ -934,7 +1014,7 @@ ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now,
 		return CK_NEED_EXCLUSIVE;
 	}
 	*entry = entry_at(t, env, ref);
-	entry_fill(t, *entry, key, now, init);
+	entry_fill(t, env, *entry, ref, key, now, init);
 	(*entry)->meta |= CK_META_LIVE;
 	slot_set(target, s, p.tag, p.split, ref);
 	__atomic_add_fetch(&t->live, 1, __ATOMIC_RELAXED);
@@ -1218,12 +1298,13 @@ find_slot(const CuckooTable *t, const CoreEnv *env, uint64_t key, CuckooBucket *
 	return s;
 }
 
-/* Removes the entry in a slot and returns its reference to the arena. */
+/* Removes the entry in a slot, noting its key, and returns its reference to the arena. */
 static void
 slot_remove(CuckooTable *t, const CoreEnv *env, CuckooBucket *b, int slot)
 {
 	uint32_t	ref = b->ref[slot];
 
+	note_removed(t, env, entry_at(t, env, ref)->key);
 	slot_clear(b, slot);
 	arena_put(t, env, ref);
 	__atomic_sub_fetch(&t->live, 1, __ATOMIC_RELAXED);
@@ -1350,16 +1431,21 @@ evict_beside(CuckooTable *t, const CoreEnv *env, uint32_t r)
 
 /*
  * Moves a live entry to the free reference to, and points its slot there;
- * table lock exclusive.
+ * table lock exclusive.  It is noted as changed, at its new reference, for
+ * a collection of an earlier round in pieces would not find it there.
  */
 static void
 entry_move(CuckooTable *t, const CoreEnv *env, uint32_t from, uint32_t to)
 {
 	CuckooEntry *e = entry_at(t, env, from);
+	CuckooEntry *moved = entry_at(t, env, to);
 	CuckooBucket *b;
 	int			s = find_slot(t, env, e->key, &b);
 
-	memcpy(entry_at(t, env, to), e, t->entry_size);
+	memcpy(moved, e, t->entry_size);
+	moved->ref = to;
+	moved->round = t->round;
+	note_changed(t, env, to);
 	__atomic_store_n(&b->ref[s], to, __ATOMIC_RELEASE);
 	e->meta = 0;
 	t->relocations++;
@@ -1494,7 +1580,7 @@ ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t n
 		arena_claim(t, env, ref);
 	}
 	*entry = entry_at(t, env, ref);
-	entry_fill(t, *entry, key, now, init);
+	entry_fill(t, env, *entry, ref, key, now, init);
 
 	/* A crowded segment splits before paying for a cuckoo path (see segment_crowded). */
 	if (segment_crowded(t, env, key))
@@ -1579,36 +1665,167 @@ ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff)
 	return removed;
 }
 
-/* Calls visit on each live entry; with touched_only, on touched ones, clearing the mark. */
-static uint64_t
-visit_entries(const CuckooTable *t, const CoreEnv *env, bool touched_only,
-			  CuckooVisit visit, void *arg)
+/* Calls visit on each live entry. */
+uint64_t
+ck_scan(const CuckooTable *t, const CoreEnv *env, CuckooVisit visit, void *arg)
 {
 	uint64_t	n = 0;
 
 	for (uint32_t ref = 1; ref < t->next_fresh; ref++)
 	{
 		CuckooEntry *e = entry_at(t, env, ref);
-		uint32_t	meta = __atomic_load_n(&e->meta, __ATOMIC_RELAXED);
 
-		if (!(meta & CK_META_LIVE) || (touched_only && !(meta & CK_META_TOUCHED)))
+		if (!(__atomic_load_n(&e->meta, __ATOMIC_RELAXED) & CK_META_LIVE))
 			continue;
 		visit(arg, e);
-		if (touched_only)
-			__atomic_store_n(&e->meta, meta & ~CK_META_TOUCHED, __ATOMIC_RELAXED);
 		n++;
 	}
 	return n;
 }
 
-uint64_t
-ck_drain_touched(CuckooTable *t, const CoreEnv *env, CuckooVisit visit, void *arg)
+/*
+ * Ends the current round of changes, if the round cut before it has been
+ * released: notes go to the next round's log from now on.  Table lock
+ * exclusive.
+ */
+bool
+ck_cut_changes(CuckooTable *t, const CoreEnv *env)
 {
-	return visit_entries(t, env, true, visit, arg);
+	if (t->cutting)
+		return false;
+	t->cut = t->round;
+	t->cutting = true;
+	if (++t->round == 0)
+		for (uint32_t ref = 1; ref < t->next_fresh; ref++)
+			entry_at(t, env, ref)->round = t->cut;
+	return true;
 }
 
-uint64_t
-ck_scan(const CuckooTable *t, const CoreEnv *env, CuckooVisit visit, void *arg)
+/* The round cut and not yet released, if there is one. */
+bool
+ck_cut_round(const CuckooTable *t, CuckooRound *round)
 {
-	return visit_entries(t, env, false, visit, arg);
+	const CuckooChanges *c = &t->changes[t->cut & 1];
+
+	if (!t->cutting)
+		return false;
+	round->round = t->cut;
+	round->scan = c->changed_n > c->changed_room;
+	round->n_changed = round->scan ? 0 : c->changed_n;
+	round->removals_lost = c->removed_n > c->removed_room;
+	round->n_removed = round->removals_lost ? c->removed_room : c->removed_n;
+	return true;
+}
+
+/*
+ * Visits the entries that changed in the round cut, from *cursor on, with at
+ * most max_steps references looked at; moves *cursor past them and says
+ * whether any remain.  Table lock held shared: between calls, entries may be
+ * moved or removed (see Changes).
+ */
+bool
+ck_collect_changed(CuckooTable *t, const CoreEnv *env, uint32_t *cursor, uint32_t max_steps,
+				   CuckooVisit visit, void *arg)
+{
+	CuckooRound round;
+	CuckooChanges *c = &t->changes[t->cut & 1];
+	const uint32_t *refs = env_address(env, c->changed);
+	uint32_t	end;
+
+	if (!ck_cut_round(t, &round))
+		return false;
+	/* A log holds references, a scan goes through all of them. */
+	end = round.scan ? t->next_fresh - 1 : round.n_changed;
+	for (; *cursor < end && max_steps > 0; (*cursor)++, max_steps--)
+	{
+		uint32_t	ref = round.scan ? *cursor + 1 : refs[*cursor];
+		CuckooEntry *e;
+
+		/* A reference noted in a chunk given back since is no entry. */
+		if (ref >= t->next_fresh)
+			continue;
+		e = entry_at(t, env, ref);
+		if (!(__atomic_load_n(&e->meta, __ATOMIC_RELAXED) & CK_META_LIVE))
+			continue;
+		if (__atomic_load_n(&e->round, __ATOMIC_RELAXED) != round.round)
+			continue;
+		visit(arg, e);
+		c->collected++;
+	}
+	return *cursor < end;
+}
+
+/* The keys removed in the round cut: CuckooRound.n_removed of them. */
+const uint64_t *
+ck_removed_keys(const CuckooTable *t, const CoreEnv *env)
+{
+	return env_address(env, t->changes[t->cut & 1].removed);
+}
+
+/* The least power of 2 at or above n and least, at most most. */
+static uint32_t
+log_room_for(uint64_t n, uint32_t least, uint32_t most)
+{
+	uint32_t	room = least;
+
+	while (room < n && room < most)
+		room *= 2;
+	return room;
+}
+
+/*
+ * Makes a log of size-byte items hold room of them, keeping its first n;
+ * keeps it as it is if the memory cannot be had.
+ */
+static void
+log_resize(CuckooTable *t, const CoreEnv *env, MemHandle *log, uint32_t *log_room,
+		   uint32_t room, size_t size, uint32_t n)
+{
+	MemHandle	bigger;
+
+	if (room == *log_room)
+		return;
+	bigger = table_alloc(t, env, (size_t) room * size);
+	if (bigger == 0)
+		return;
+	if (n > 0)
+		memcpy(env_address(env, bigger), env_address(env, *log), (size_t) n * size);
+	table_free(t, env, *log, (size_t) *log_room * size);
+	*log = bigger;
+	*log_room = room;
+}
+
+/*
+ * Ends the collection of the round cut: its logs are emptied, sized to what
+ * it needed (a changed log only grows, or shrinks to a sixteenth), and the
+ * removal logs of both rounds to the most either has had, since removals
+ * are noted only under the exclusive lock.  Table lock held shared.
+ */
+void
+ck_release_changes(CuckooTable *t, const CoreEnv *env)
+{
+	CuckooChanges *c = &t->changes[t->cut & 1];
+	CuckooChanges *live = &t->changes[t->round & 1];
+	uint32_t	changed_room = log_room_for((uint64_t) c->collected + c->collected / 2,
+											CK_CHANGED_LEAST, CK_CHANGED_MOST);
+	uint32_t	removed_room = log_room_for(2 * (uint64_t) (c->removed_n > live->removed_n ?
+												 c->removed_n : live->removed_n),
+											CK_REMOVED_LEAST, CK_REMOVED_MOST);
+
+	if (!t->cutting)
+		return;
+	if (changed_room > c->changed_room || 16 * changed_room <= c->changed_room)
+		log_resize(t, env, &c->changed, &c->changed_room, changed_room, sizeof(uint32_t), 0);
+	for (int i = 0; i < 2; i++)
+	{
+		CuckooChanges *r = &t->changes[i];
+
+		if (removed_room > r->removed_room && r->removed_n <= r->removed_room)
+			log_resize(t, env, &r->removed, &r->removed_room, removed_room, sizeof(uint64_t),
+					   r == c ? 0 : r->removed_n);
+	}
+	c->changed_n = 0;
+	c->removed_n = 0;
+	c->collected = 0;
+	t->cutting = false;
 }

@@ -36,7 +36,7 @@
  *	  until it is released.
  *	- CK_LOCK_TABLE exclusive: everything that moves, removes or reallocates:
  *	  cuckoo displacement, index growth, new arena chunks, eviction, expiry,
- *	  draining touched keys, destruction.
+ *	  cutting a round of changes (an O(1) step), destruction.
  *	- CK_LOCK_STRIPE0 + (bucket % n_stripes) exclusive, under the shared table
  *	  lock: fast inserters lock the stripes of both candidate buckets (lower
  *	  number first) so that two of them never fill one slot or add one key
@@ -70,13 +70,30 @@ typedef struct CuckooEntry
 	uint64_t	key;
 	uint32_t	last_seen;		/* caller's clock, e.g. Unix seconds */
 	uint32_t	meta;			/* CK_META_* flags and occurrence count */
+	uint32_t	round;			/* the round of changes it last changed in */
+	uint32_t	ref;			/* its own reference; 0 in a caller's copy */
 } CuckooEntry;
 
 #define CK_META_LIVE	 0x80000000u
-#define CK_META_TOUCHED  0x40000000u
 #define CK_META_COUNT	 0x3fffffffu
 
 #define CK_VALUE(entry) ((void *) ((char *) (entry) + sizeof(CuckooEntry)))
+
+/*
+ * One round's log of changes (see "Changes" in cuckoo.c): the references of
+ * entries that changed and the keys removed.  A count past its log's room
+ * means the log overflowed.
+ */
+typedef struct CuckooChanges
+{
+	MemHandle	changed;		/* uint32_t[changed_room] */
+	uint32_t	changed_room;
+	uint32_t	changed_n;		/* atomic: notes taken, past the room once full */
+	MemHandle	removed;		/* uint64_t[removed_room] */
+	uint32_t	removed_room;
+	uint32_t	removed_n;		/* under the exclusive lock; may pass the room */
+	uint32_t	collected;		/* entries a collection of the round visited */
+} CuckooChanges;
 
 /* How a table decides to give a never-seen key an entry. */
 typedef struct CuckooAdmission
@@ -151,6 +168,8 @@ typedef struct CuckooTable
 	uint64_t	growths;		/* segments doubled or split */
 	/* Entries freed or moved: an entry found while it stays the same is still there. */
 	uint64_t	relocations;
+	/* The round of changes being logged, from 1; moves on only exclusive (ck_cut_changes). */
+	uint32_t	round;
 
 	/*
 	 * What concurrent inserters write, the arena's state and counters, a
@@ -170,6 +189,10 @@ typedef struct CuckooTable
 	uint64_t	evicted;		/* atomic: entries removed for lack of room */
 	uint64_t	refused;		/* atomic: admitted keys that found no memory */
 	uint64_t	eviction_draws;	/* where evictions without a key sample */
+	/* Changes, written by every first change of an entry in a round: */
+	CuckooChanges changes[2];	/* the rounds', by their parity */
+	bool		cutting;		/* a round was cut and is not yet released */
+	uint32_t	cut;			/* that round */
 	char		counters_end[CK_CACHE_LINE];
 } CuckooTable;
 
@@ -225,7 +248,8 @@ extern CuckooEntry *ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t k
 extern CuckooResult ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key,
 									 uint32_t now, const CuckooValueInit *init,
 									 CuckooEntry **entry);
-extern void ck_touch(CuckooEntry *entry, uint32_t now);
+extern void ck_touch(CuckooTable *t, const CoreEnv *env, CuckooEntry *entry, uint32_t now);
+extern void ck_note_change(CuckooTable *t, const CoreEnv *env, CuckooEntry *entry);
 
 /*
  * Without the table lock, between the env's read_begin and read_end: see
@@ -250,10 +274,29 @@ extern uint64_t ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cut
 /* Takes and releases the table lock itself, exclusive a piece at a time. */
 extern uint64_t ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff);
 
-/* Visits touched entries and clears their mark; table lock held exclusive. */
 typedef void (*CuckooVisit) (void *arg, const CuckooEntry *entry);
-extern uint64_t ck_drain_touched(CuckooTable *t, const CoreEnv *env,
-								 CuckooVisit visit, void *arg);
+
+/* A round of changes cut for collection (see "Changes" in cuckoo.c). */
+typedef struct CuckooRound
+{
+	uint32_t	round;
+	bool		scan;			/* its log overflowed: collected by a scan */
+	uint32_t	n_changed;		/* references in its log (when not scanned) */
+	uint32_t	n_removed;		/* keys in its log of removals */
+	bool		removals_lost;	/* that log overflowed: more were removed */
+} CuckooRound;
+
+/* Table lock held exclusive: O(1) but once in 2^32.  False while a round cut is not yet released. */
+extern bool ck_cut_changes(CuckooTable *t, const CoreEnv *env);
+
+/* Table lock held shared or exclusive. */
+extern bool ck_cut_round(const CuckooTable *t, CuckooRound *round);
+extern bool ck_collect_changed(CuckooTable *t, const CoreEnv *env, uint32_t *cursor,
+							   uint32_t max_steps, CuckooVisit visit, void *arg);
+extern const uint64_t *ck_removed_keys(const CuckooTable *t, const CoreEnv *env);
+
+/* Table lock held shared (it may allocate, or free). */
+extern void ck_release_changes(CuckooTable *t, const CoreEnv *env);
 
 /* Visits every live entry; table lock held shared or exclusive. */
 extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,

@@ -382,7 +382,7 @@ merge_float(float *shared, float as_copied, float local)
 
 /* Ends the round: merges every copy into its entry; table lock held. */
 static void
-shadows_end(ShadowSet *set, const Model *m)
+shadows_end(ShadowSet *set, Model *m, const CoreEnv *env)
 {
 	if (set == NULL)
 		return;
@@ -405,9 +405,10 @@ shadows_end(ShadowSet *set, const Model *m)
 		if (touches > 0)
 		{
 			__atomic_store_n(&sh->entry->last_seen, sh->copy->last_seen, __ATOMIC_RELAXED);
-			__atomic_store_n(&sh->entry->meta, (meta & CK_META_LIVE) | CK_META_TOUCHED |
+			__atomic_store_n(&sh->entry->meta, (meta & CK_META_LIVE) |
 							 (uint32_t) (count < CK_META_COUNT ? count : CK_META_COUNT),
 							 __ATOMIC_RELAXED);
+			ck_note_change(&m->table, env, sh->entry);
 		}
 	}
 	set->active = false;
@@ -444,7 +445,7 @@ shadows_refind(ShadowSet *set, const Model *m, const CoreEnv *env)
  * that is not looked at, and steps in place).  Table lock held shared.
  */
 static void
-shadows_begin(ShadowSet *set, const Model *m, const CoreEnv *env, const Example *exs,
+shadows_begin(ShadowSet *set, Model *m, const CoreEnv *env, const Example *exs,
 			  uint32_t n)
 {
 	uint32_t	n_keys = 0;
@@ -454,7 +455,7 @@ shadows_begin(ShadowSet *set, const Model *m, const CoreEnv *env, const Example 
 	if (set->batches > 0)
 		shadows_refind(set, m, env);
 	if (set->batches > 0 && set->keys + n_keys > SHADOW_ROUND_KEYS)
-		shadows_end(set, m);
+		shadows_end(set, m, env);
 	if (n_keys > SHADOW_ROUND_KEYS)
 		return;
 	if (set->batches == 0)
@@ -508,6 +509,7 @@ shadows_substitute(ShadowSet *set, const Model *m, const Example *ex, ModelWork 
 			sh->copy = (CuckooEntry *) (set->data + set->n * shadow_stride(m));
 			sh->as_copied = (float *) ((char *) sh->copy + m->table.entry_size);
 			memcpy(sh->copy, sh->entry, m->table.entry_size);
+			sh->copy->ref = 0;	/* its changes are noted when merged */
 			sh->as_copied_meta = sh->copy->meta;
 			memcpy(sh->as_copied, CK_VALUE(sh->copy), m->value_floats * sizeof(float));
 			slot->shadow = (int16_t) set->n++;
@@ -606,7 +608,7 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 
 		if (begin > 0)
 		{
-			shadows_end(shadows, m);
+			shadows_end(shadows, m, env);
 			pause_table_lock(env);
 			paused = true;
 		}
@@ -626,7 +628,7 @@ admit_entries(Model *m, const CoreEnv *env, const Example *ex, uint32_t now,
 		}
 		if (!need_exclusive)
 			continue;
-		shadows_end(shadows, m);
+		shadows_end(shadows, m, env);
 		regain_exclusive(m, env);
 		growths = m->table.growths;
 		inserted = 0;
@@ -1090,7 +1092,7 @@ backward(Model *m, const CoreEnv *env, const Example *ex, ModelWork *work, float
 			optim_step(&c->weight_optimizer, &v[0], &v[1], &share, 1);
 			optim_step(&c->embedding_optimizer, &v[m->embedding_at],
 					   &v[m->embedding_state_at], grad_embedding, dim);
-			ck_touch(work->entries[k], now);
+			ck_touch(&m->table, env, work->entries[k], now);
 		}
 	}
 }
@@ -1212,7 +1214,7 @@ model_train_batch(Model *m, const CoreEnv *env, const Example *exs, const double
 			break;
 	}
 	if (shadows->batches >= SHADOW_ROUND_BATCHES || shadows->n == SHADOW_MAX)
-		shadows_end(shadows, m);
+		shadows_end(shadows, m, env);
 	for (int j = 0; j < MODEL_BIAS_FLOATS; j++)
 		merge_float(&m->bias[j], bias_as_copied[j], bias[j]);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
@@ -1233,7 +1235,7 @@ model_train_flush(Model *m, const CoreEnv *env, void *scratch)
 		return;
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
 	shadows_refind(shadows, m, env);
-	shadows_end(shadows, m);
+	shadows_end(shadows, m, env);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 }
 

@@ -786,9 +786,9 @@ count_visit(void *arg, const CuckooEntry *e)
 		counts[1]++;
 }
 
-/* Draining touched keys visits each once and clears the mark; scan sees all. */
+/* Scan sees every live entry; a touch counts and dates its entry. */
 static void
-test_touched_and_scan(void)
+test_touch_and_scan(void)
 {
 	HeapEnv		h;
 	CuckooTable t;
@@ -799,17 +799,326 @@ test_touched_and_scan(void)
 	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < 3000; i++)
 		put(&t, &h.env, key_of(i), 1);
-	CHECK(ck_drain_touched(&t, &h.env, count_visit, counts) == 3000, "new entries are touched");
-	CHECK(counts[0] == 3000 && counts[1] == 0, "visited %lu", (unsigned long) counts[0]);
-	CHECK(ck_drain_touched(&t, &h.env, count_visit, counts) == 0, "drained entries are clean");
 	for (uint64_t i = 0; i < 3000; i += 3)
-		ck_touch(ck_find(&t, &h.env, key_of(i)), 2);
+		ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(i)), 2);
 	ck_delete(&t, &h.env, key_of(0));
-	CHECK(ck_drain_touched(&t, &h.env, count_visit, counts) == 999, "only touched live entries");
-	counts[0] = 0;
 	CHECK(ck_scan(&t, &h.env, count_visit, counts) == 2999, "scan visits every live entry");
+	CHECK(counts[0] == 2999 && counts[1] == 0, "visited %lu", (unsigned long) counts[0]);
 	CHECK(ck_find(&t, &h.env, key_of(3))->last_seen == 2, "touch sets last seen");
 	CHECK((ck_find(&t, &h.env, key_of(3))->meta & CK_META_COUNT) == 2, "touch counts");
+	close_table(&h, &t);
+}
+
+/* What one collection of a round visited: a count per key index. */
+#define CHANGE_KEYS 4000
+
+typedef struct Visits
+{
+	uint32_t	times[CHANGE_KEYS];
+	uint64_t	total;
+	uint64_t	bad;			/* visits of unknown keys or wrong values */
+} Visits;
+
+/* The index i of key_of(i) for i < CHANGE_KEYS; keys are looked up linearly once. */
+static int
+index_of(uint64_t key)
+{
+	static uint64_t keys[CHANGE_KEYS];
+	static bool made;
+
+	if (!made)
+	{
+		for (int i = 0; i < CHANGE_KEYS; i++)
+			keys[i] = key_of(i);
+		made = true;
+	}
+	for (int i = 0; i < CHANGE_KEYS; i++)
+		if (keys[i] == key)
+			return i;
+	return -1;
+}
+
+static void
+count_change(void *arg, const CuckooEntry *e)
+{
+	Visits	   *v = arg;
+	int			i = index_of(e->key);
+
+	v->total++;
+	if (i < 0 || !value_ok(e))
+		v->bad++;
+	else
+		v->times[i]++;
+}
+
+/* Cuts a round, collects it in pieces of piece references, releases it. */
+static CuckooRound
+ship_round(CuckooTable *t, const CoreEnv *env, Visits *v, uint32_t piece)
+{
+	CuckooRound round;
+	uint32_t	cursor = 0;
+
+	memset(v, 0, sizeof(*v));
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+	EXPECT(ck_cut_changes(t, env), "cut");
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+	EXPECT(ck_cut_round(t, &round), "a round is cut");
+	EXPECT(!ck_cut_changes(t, env), "no second cut before the release");
+	while (ck_collect_changed(t, env, &cursor, piece, count_change, v))
+		;
+	ck_release_changes(t, env);
+	EXPECT(!ck_cut_round(t, &(CuckooRound) {0}), "released");
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	return round;
+}
+
+static uint64_t
+visited_keys(const Visits *v)
+{
+	uint64_t	n = 0;
+
+	for (int i = 0; i < CHANGE_KEYS; i++)
+		n += v->times[i] > 0;
+	return n;
+}
+
+/*
+ * Rounds of changes: the first two rounds, whose logs have no room yet, are
+ * scanned for just their own changes; then logs hold them; changes after a
+ * cut belong to the next round; removals are noted; a round with more
+ * changes than its log holds is scanned, and its log grows.
+ */
+static void
+test_change_rounds(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	Visits		v;
+	CuckooRound r;
+	uint32_t	cursor = 0;
+
+	small_config(&c);
+	open_table(&h, &t, &c, 0);
+	for (uint64_t i = 0; i < 3000; i++)
+		put(&t, &h.env, key_of(i), 1);
+	r = ship_round(&t, &h.env, &v, 7);
+	CHECK(r.round == 1 && r.scan, "round 1 scanned");
+	CHECK(v.total == 3000 && visited_keys(&v) == 3000 && v.bad == 0, "round 1: every new entry once");
+
+	for (uint64_t i = 0; i < 3000; i += 3)
+		ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(i)), 2);
+	ck_delete(&t, &h.env, key_of(0));
+	r = ship_round(&t, &h.env, &v, 100);
+	CHECK(r.round == 2 && r.scan, "round 2 scanned");
+	CHECK(v.total == 999 && visited_keys(&v) == 999 && v.times[0] == 0, "round 2: the touched live entries only");
+	CHECK(r.n_removed == 1 && !r.removals_lost, "round 2 removed one key");
+
+	/* Round 3 has a log: each changed entry once, however often it changed. */
+	for (int pass = 0; pass < 3; pass++)
+		for (uint64_t i = 1; i < 500; i++)
+			ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(i)), 3);
+	for (uint64_t i = 3000; i < 3100; i++)
+		put(&t, &h.env, key_of(i), 3);
+	r = ship_round(&t, &h.env, &v, 13);
+	CHECK(!r.scan && r.n_changed == 599, "round 3 logged %u", r.n_changed);
+	CHECK(v.total == 599 && v.times[1] == 1 && v.times[3050] == 1 && v.times[600] == 0, "round 3: each once");
+
+	/* An entry changed again after the cut is the next round's. */
+	ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(700)), 4);
+	ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(701)), 4);
+	h.env.lock(h.env.lock_ctx, CK_LOCK_TABLE, true);
+	ck_cut_changes(&t, &h.env);
+	h.env.unlock(h.env.lock_ctx, CK_LOCK_TABLE);
+	ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(701)), 5);
+	ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(702)), 5);
+	memset(&v, 0, sizeof(v));
+	while (ck_collect_changed(&t, &h.env, &cursor, 1, count_change, &v))
+		;
+	ck_release_changes(&t, &h.env);
+	CHECK(v.total == 1 && v.times[700] == 1, "round 4: what changed before its cut and not since");
+	r = ship_round(&t, &h.env, &v, 5);
+	CHECK(v.total == 2 && v.times[701] == 1 && v.times[702] == 1, "round 5: what changed after the cut");
+
+	/* More changes than the log holds: scanned, only this round's, and the log grows. */
+	for (uint64_t i = 0; i < 3100; i++)
+		if (ck_find(&t, &h.env, key_of(i)) != NULL)
+			ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(i)), 6);
+	r = ship_round(&t, &h.env, &v, 64);
+	CHECK(r.scan, "round 6 overflowed its log");
+	CHECK(v.total == 3099 && visited_keys(&v) == 3099, "round 6: every changed entry once");
+	r = ship_round(&t, &h.env, &v, 64);
+	CHECK(v.total == 0 && !r.scan, "round 7: nothing changed");
+	for (uint64_t i = 1; i < 3100; i++)
+		ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(i)), 8);
+	r = ship_round(&t, &h.env, &v, 64);
+	CHECK(!r.scan && v.total == 3099, "round 8: the grown log held them");
+
+	/* Removals past the log's room are said to be lost. */
+	for (uint64_t i = 1; i < 2000; i++)
+		ck_delete(&t, &h.env, key_of(i));
+	r = ship_round(&t, &h.env, &v, 64);
+	CHECK(r.removals_lost && r.n_removed > 0, "round 9 lost removals");
+	for (uint64_t i = 2000; i < 2100; i++)
+		ck_delete(&t, &h.env, key_of(i));
+	r = ship_round(&t, &h.env, &v, 64);
+	CHECK(!r.removals_lost && r.n_removed == 100, "round 10: the grown removal log held them");
+
+	/*
+	 * 2^32 rounds on, the round numbers come round again: key 2500 last
+	 * changed in round 11, whose number the round after the wrap takes,
+	 * and is still noted when it changes then.
+	 */
+	ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(2500)), 11);
+	ship_round(&t, &h.env, &v, 64);
+	t.round = 0xffffffffu;
+	r = ship_round(&t, &h.env, &v, 64);
+	CHECK(r.round == 0xffffffffu && v.total == 0, "the last round before the wrap");
+	for (uint32_t round = 0; round < 11; round++)
+		r = ship_round(&t, &h.env, &v, 64);
+	CHECK(r.round == 10, "rounds wrapped");
+	ck_touch(&t, &h.env, ck_find(&t, &h.env, key_of(2500)), 12);
+	r = ship_round(&t, &h.env, &v, 64);
+	CHECK(r.round == 11 && v.total == 1 && v.times[2500] == 1, "a change in round 11 again is collected");
+	close_table(&h, &t);
+}
+
+/* What a replica of the table would know: the cut of the last round that told it each thing. */
+typedef struct ShipLog
+{
+	uint64_t	changed_at[CHANGE_KEYS];	/* step of a key's last insertion or touch */
+	uint64_t	shipped_at[CHANGE_KEYS];	/* cut step of the last round visiting it */
+	uint64_t	removal_at[CHANGE_KEYS];	/* cut step of the last round removing it */
+	uint64_t	removals_lost_at;	/* cut step of the last round that lost removals */
+	Visits		v;
+	bool		cut;
+	uint64_t	cut_step;
+	uint32_t	cursor;
+} ShipLog;
+
+/* After the last piece of a round's collection: what it told, then the release. */
+static void
+ship_log_round_end(ShipLog *log, CuckooTable *t, const CoreEnv *env)
+{
+	CuckooRound r;
+	const uint64_t *keys = ck_removed_keys(t, env);
+
+	ck_cut_round(t, &r);
+	for (uint32_t k = 0; k < r.n_removed; k++)
+	{
+		int			j = index_of(keys[k]);
+
+		if (j >= 0)
+			log->removal_at[j] = log->cut_step;
+	}
+	if (r.removals_lost)
+		log->removals_lost_at = log->cut_step;
+	for (int j = 0; j < CHANGE_KEYS; j++)
+		if (log->v.times[j] > 0)
+			log->shipped_at[j] = log->cut_step;
+	EXPECT(log->v.bad == 0, "collected only real entries");
+	ck_release_changes(t, env);
+	log->cut = false;
+}
+
+/* One more step of shipping: a cut, or a piece of the round's collection. */
+static void
+ship_log_step(ShipLog *log, CuckooTable *t, const CoreEnv *env, uint64_t step)
+{
+	if (!log->cut)
+	{
+		env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+		EXPECT(ck_cut_changes(t, env), "cut");
+		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+		log->cut = true;
+		log->cut_step = step;
+		log->cursor = 0;
+		memset(&log->v, 0, sizeof(log->v));
+		return;
+	}
+	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+	if (!ck_collect_changed(t, env, &log->cursor, 20, count_change, &log->v))
+		ship_log_round_end(log, t, env);
+	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+}
+
+/*
+ * No change is ever lost: random insertions, touches, deletions, expiry,
+ * eviction at a memory cap and shrinking, interleaved with rounds cut and
+ * collected in pieces.  At the end, every live key was visited by a round
+ * cut after its last change, and every key gone was told removed by a
+ * round after the last that visited it (or such a round said it lost
+ * removals), as a replica applying the rounds in order needs.
+ */
+static void
+test_changes_never_lost(void)
+{
+	HeapEnv		h;
+	CuckooTable t;
+	CuckooConfig c;
+	static ShipLog log;
+	uint64_t	step = 1;
+	uint64_t	unshipped = 0;
+	uint64_t	unremoved = 0;
+
+	memset(&log, 0, sizeof(log));
+	small_config(&c);
+	/* Room for some 1,500 entries, so that inserts evict. */
+	open_table(&h, &t, &c, 1500 * (sizeof(CuckooEntry) + VALUE_WORDS * sizeof(uint64_t)) + 64 * 1024);
+	for (; step < 200000; step++)
+	{
+		uint64_t	x = ck_mix64(step);
+		uint64_t	i = (x >> 8) % CHANGE_KEYS;
+		uint32_t	op = x % 100;
+		uint32_t	ref = 1;
+		CuckooEntry *e;
+
+		if (op < 40)
+		{
+			if (put(&t, &h.env, key_of(i), (uint32_t) step) == CK_INSERTED)
+				log.changed_at[i] = step;
+		}
+		else if (op < 70)
+		{
+			if ((e = ck_find(&t, &h.env, key_of(i))) != NULL)
+			{
+				ck_touch(&t, &h.env, e, (uint32_t) step);
+				log.changed_at[i] = step;
+			}
+		}
+		else if (op < 77)
+		{
+			h.env.lock(h.env.lock_ctx, CK_LOCK_TABLE, true);
+			if (op < 75)
+				ck_delete(&t, &h.env, key_of(i));
+			else if (op < 76)
+				ck_shrink(&t, &h.env, ck_chunk_bytes(&t), 3);
+			else
+				ck_expire_range(&t, &h.env, (uint32_t) (step > 3000 ? step - 3000 : 0), &ref, 50);
+			h.env.unlock(h.env.lock_ctx, CK_LOCK_TABLE);
+		}
+		else if (op < 80 || log.cut)
+			ship_log_step(&log, &t, &h.env, step);
+	}
+	/* The round under way, and one more for whatever changed during it. */
+	for (int rounds = log.cut ? 2 : 1; rounds > 0; step++)
+	{
+		ship_log_step(&log, &t, &h.env, step);
+		rounds -= !log.cut;
+	}
+	for (int j = 0; j < CHANGE_KEYS; j++)
+	{
+		if (ck_find(&t, &h.env, key_of(j)) != NULL)
+			unshipped += log.shipped_at[j] == 0 || log.shipped_at[j] < log.changed_at[j];
+		else if (log.shipped_at[j] > 0)
+			unremoved += log.removal_at[j] <= log.shipped_at[j] &&
+				log.removals_lost_at <= log.shipped_at[j];
+	}
+	CHECK(unshipped == 0, "%lu live keys' last changes never collected", (unsigned long) unshipped);
+	CHECK(unremoved == 0, "%lu keys gone but not told removed", (unsigned long) unremoved);
+	CHECK(t.evicted > 0 && t.relocations > t.evicted, "evictions (%lu) and moves happened",
+		  (unsigned long) t.evicted);
 	close_table(&h, &t);
 }
 
@@ -982,7 +1291,9 @@ main(void)
 	test_shrink();
 	test_shrink_in_pieces();
 	test_shrink_piece_bounds();
-	test_touched_and_scan();
+	test_touch_and_scan();
+	test_change_rounds();
+	test_changes_never_lost();
 	test_concurrent_inserts();
 	test_find_unlocked();
 
@@ -999,5 +1310,6 @@ main(void)
 	test_shrink();
 	test_shrink_in_pieces();
 	test_shrink_piece_bounds();
+	test_changes_never_lost();
 	return unit_finish("test_cuckoo");
 }

@@ -14,6 +14,7 @@
 #include "../src/featkey.h"
 #include "../src/metrics.h"
 #include "../src/model.h"
+#include "../src/model_sync.h"
 #include "heap_env.h"
 #include "unit.h"
 
@@ -1264,6 +1265,233 @@ test_batches_in_two_threads(void)
 	fixture_free(&f);
 }
 
+/* A replica's copy of a model's serving parameters: open addressing on the table key. */
+#define REPLICA_SLOTS (1 << 17)
+
+typedef struct Replica
+{
+	uint64_t	keys[REPLICA_SLOTS];	/* 0: free (no table key of these tests is 0) */
+	bool		gone[REPLICA_SLOTS];	/* removed: a tombstone, so probing goes on */
+	float		params[REPLICA_SLOTS][1 + DIM];
+	uint64_t	live;
+} Replica;
+
+static uint32_t
+replica_slot(Replica *r, uint64_t key)
+{
+	uint32_t	i = (uint32_t) ck_mix64(key) & (REPLICA_SLOTS - 1);
+
+	while (r->keys[i] != 0 && r->keys[i] != key)
+		i = (i + 1) & (REPLICA_SLOTS - 1);
+	return i;
+}
+
+static void
+replica_put(Replica *r, uint64_t key, const float *params)
+{
+	uint32_t	i = replica_slot(r, key);
+
+	r->live += r->keys[i] == 0 || r->gone[i];
+	r->keys[i] = key;
+	r->gone[i] = false;
+	memcpy(r->params[i], params, sizeof(r->params[i]));
+}
+
+static void
+replica_remove(Replica *r, uint64_t key)
+{
+	uint32_t	i = replica_slot(r, key);
+
+	if (r->keys[i] == key && !r->gone[i])
+	{
+		r->gone[i] = true;
+		r->live--;
+	}
+}
+
+typedef struct FullCopy
+{
+	const Model *m;
+	Replica    *r;
+} FullCopy;
+
+static void
+copy_entry(void *arg, const CuckooEntry *e)
+{
+	FullCopy   *copy = arg;
+	const float *v = CK_VALUE(e);
+	float		params[1 + DIM];
+
+	params[0] = v[0];
+	memcpy(params + 1, v + copy->m->embedding_at, DIM * sizeof(float));
+	replica_put(copy->r, e->key, params);
+}
+
+/*
+ * Ships one round to the replica as the sync does: cut, removals first,
+ * then the changed keys' parameters collected in pieces, then release; a
+ * round that lost removals is made up for by a full copy.  Returns whether
+ * it lost removals.
+ */
+static bool
+ship_to_replica(Model *m, const CoreEnv *env, Replica *r)
+{
+	uint64_t	keys[64];
+	float		params[64 * (1 + DIM)];
+	CuckooRound round;
+	uint32_t	cursor = 0;
+	uint32_t	n;
+	bool		more = true;
+
+	while (!model_cut_changes(m, env))
+		model_release_changes(m, env);
+	EXPECT(model_cut_round(m, env, &round), "cut");
+	for (uint32_t from = 0; (n = model_removed_keys(m, env, from, 64, keys)) > 0; from += n)
+		for (uint32_t i = 0; i < n; i++)
+			replica_remove(r, keys[i]);
+	while (more)
+	{
+		n = model_collect_changes(m, env, &cursor, 64, keys, params, &more);
+		for (uint32_t i = 0; i < n; i++)
+			replica_put(r, keys[i], params + i * (1 + DIM));
+	}
+	model_release_changes(m, env);
+	if (round.removals_lost)
+	{
+		FullCopy	copy = {m, r};
+
+		memset(r, 0, sizeof(*r));
+		env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
+		ck_scan(&m->table, env, copy_entry, &copy);
+		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+	}
+	return round.removals_lost;
+}
+
+/* Whether the replica holds exactly the model's keys with its serving parameters. */
+static bool
+replica_matches(Model *m, const CoreEnv *env, Replica *r, uint64_t *mismatched)
+{
+	*mismatched = 0;
+	for (uint32_t i = 0; i < REPLICA_SLOTS; i++)
+	{
+		CuckooEntry *e;
+		const float *v;
+
+		if (r->keys[i] == 0 || r->gone[i])
+			continue;
+		e = ck_find(&m->table, env, r->keys[i]);
+		if (e == NULL)
+		{
+			(*mismatched)++;
+			continue;
+		}
+		v = CK_VALUE(e);
+		*mismatched += memcmp(&r->params[i][0], &v[0], sizeof(float)) != 0 ||
+			memcmp(&r->params[i][1], &v[m->embedding_at], DIM * sizeof(float)) != 0;
+	}
+	return *mismatched == 0 && r->live == m->table.live;
+}
+
+/* Batches of sixteen users, each with one of five items, all repeating from batch to batch. */
+static void
+train_repeating_batches(Model *m, const CoreEnv *env, int n_batches)
+{
+	CuckooEntry *entries[8];
+	float	   *floats = calloc(model_work_floats(&m->config), sizeof(float));
+	void	   *scratch = calloc(1, model_batch_scratch_bytes(m));
+	ModelWork	work = {entries, floats};
+	float		numeric[1] = {0};
+	uint64_t	keys[16][2];
+	uint32_t	slot_end[16][SLOTS];
+	Example		exs[16];
+	double		labels[16];
+	double		predictions[16];
+
+	for (int b = 0; b < 16; b++)
+	{
+		keys[b][0] = featkey_int(0, 5000000 + b);
+		keys[b][1] = featkey_int(1, b % 5);
+		slot_end[b][0] = 1;
+		slot_end[b][1] = 2;
+		exs[b] = (Example) {keys[b], slot_end[b], numeric};
+		labels[b] = b % 2;
+	}
+	for (int i = 0; i < n_batches; i++)
+		model_train_batch(m, env, exs, labels, 16, 1, &work, scratch, predictions);
+	model_train_flush(m, env, scratch);
+	free(scratch);
+	free(floats);
+}
+
+/* train_batches five times over. */
+static void *
+train_batches_five_times(void *arg)
+{
+	for (int i = 0; i < 5; i++)
+		train_batches(arg);
+	return NULL;
+}
+
+/*
+ * A replica that applies every round in order ends with the trainer's
+ * serving parameters, bit for bit: two threads train in batches (copies of
+ * hot items merged across cuts, evictions at a memory cap) while rounds are
+ * cut and shipped; then two more rounds.  A model that ships nothing keeps
+ * learning the same.
+ */
+static void
+test_replica_follows_rounds(void)
+{
+	Fixture		f;
+	ModelConfig c = fm_config(23);
+	pthread_t	threads[2];
+	BatchTrainer trainers[2];
+	static Replica replica;
+	uint64_t	rounds = 0;
+	uint64_t	lost = 0;
+	uint64_t	mismatched;
+
+	memset(&replica, 0, sizeof(replica));
+	fixture_init(&f, &c, 1);
+	f.heap.cap = 1 << 21;
+	for (int t = 0; t < 2; t++)
+	{
+		trainers[t] = (BatchTrainer) {&f.model, f.heap.env, t * 1000000, 0};
+		pthread_create(&threads[t], NULL, train_batches_five_times, &trainers[t]);
+	}
+	while (__atomic_load_n(&f.model.examples, __ATOMIC_RELAXED) < 400000)
+	{
+		lost += ship_to_replica(&f.model, &f.heap.env, &replica);
+		rounds++;
+		sched_yield();
+	}
+	for (int t = 0; t < 2; t++)
+		pthread_join(threads[t], NULL);
+	for (int i = 0; i < 2; i++)
+		CHECK(!ship_to_replica(&f.model, &f.heap.env, &replica), "the last rounds lost no removals");
+	CHECK(replica_matches(&f.model, &f.heap.env, &replica, &mismatched),
+		  "replica: %lu keys of %lu, %lu mismatched, after %lu rounds (%lu lost removals)",
+		  (unsigned long) replica.live, (unsigned long) f.model.table.live,
+		  (unsigned long) mismatched, (unsigned long) rounds, (unsigned long) lost);
+	CHECK(rounds > 10 && f.model.table.evicted > 0, "%lu rounds, %lu evicted", (unsigned long) rounds,
+		  (unsigned long) f.model.table.evicted);
+
+	/*
+	 * Sixteen users and the items, all in the table and shipped, trained on
+	 * again: each batch repeats them all, so every step is on a copy, and
+	 * reaches the table, and the replica, only as a merge.
+	 */
+	f.heap.cap = 0;
+	train_repeating_batches(&f.model, &f.heap.env, 1);
+	ship_to_replica(&f.model, &f.heap.env, &replica);
+	train_repeating_batches(&f.model, &f.heap.env, 8);
+	CHECK(!ship_to_replica(&f.model, &f.heap.env, &replica), "no removals lost");
+	CHECK(replica_matches(&f.model, &f.heap.env, &replica, &mismatched),
+		  "merged copies shipped: %lu mismatched, %lu live of %lu", (unsigned long) mismatched, (unsigned long) replica.live, (unsigned long) f.model.table.live);
+	fixture_free(&f);
+}
+
 int
 main(void)
 {
@@ -1284,6 +1512,7 @@ main(void)
 	test_batch_matches_single_steps();
 	test_round_outlives_relocations();
 	test_batches_in_two_threads();
+	test_replica_follows_rounds();
 	test_many_ids_in_pieces();
 	test_predict_unlocked_under_training();
 	test_predict_unlocked_never_sees_writers();

@@ -10,17 +10,31 @@
 static int	unit_passed;
 static int	unit_failed;
 
+/* Counts and tells a failed check. */
+#define UNIT_FAIL(text, ...) \
+	do { \
+		unit_failed++; \
+		fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, text); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+	} while (0)
+
 #define CHECK(cond, ...) \
 	do { \
 		if (cond) \
 			unit_passed++; \
 		else \
-		{ \
-			unit_failed++; \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-		} \
+			UNIT_FAIL(#cond, __VA_ARGS__); \
+	} while (0)
+
+/*
+ * A check inside a loop, of every turn: a failure is counted and told, a
+ * pass is not counted, so that totals do not grow with the turns.
+ */
+#define EXPECT(cond, ...) \
+	do { \
+		if (!(cond)) \
+			UNIT_FAIL(#cond, __VA_ARGS__); \
 	} while (0)
 
 /* Prints the closing line and gives main's exit code. */
