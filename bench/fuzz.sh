@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the core with libFuzzer under AddressSanitizer and UBSan: sequences
-# of table operations checked against a reference set (fuzz_cuckoo), and the
-# feature-key encoding (fuzz_featkey), each for MONOLITH_FUZZ_SECONDS (600 by
+# of table operations checked against a reference set (fuzz_cuckoo), the
+# feature-key encoding (fuzz_featkey) and the sync's decoder on arbitrary
+# bytes (fuzz_sync_format), each for MONOLITH_FUZZ_SECONDS (600 by
 # default).  Prints each target's runs, coverage and findings; a finding's
 # input is kept under build/fuzz-findings/.
 set -euo pipefail
@@ -25,7 +26,7 @@ mkdir -p "$root/build/fuzz-findings"
 
 passed=0
 failed=0
-for target in fuzz_cuckoo fuzz_featkey; do
+for target in fuzz_cuckoo fuzz_featkey fuzz_sync_format; do
 	corpus="$root/build/corpus/$target"
 	log="$root/build/$target.log"
 	mkdir -p "$corpus"

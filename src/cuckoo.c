@@ -1641,6 +1641,58 @@ ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff, uint32_t *r
 	return removed;
 }
 
+/*
+ * Removes the entries whose round is before round (serially) among max_refs
+ * references from *ref on, as ck_expire_range does by last seen; for a
+ * replica, whose entries carry the rounds they were shipped in.
+ */
+uint64_t
+ck_purge_range(CuckooTable *t, const CoreEnv *env, uint32_t round, uint32_t *ref,
+			   uint32_t max_refs)
+{
+	uint64_t	removed = 0;
+	uint32_t	r = *ref;
+
+	for (; r < t->next_fresh && max_refs > 0; r++, max_refs--)
+	{
+		CuckooEntry *e = entry_at(t, env, r);
+
+		if ((e->meta & CK_META_LIVE) && (int32_t) (e->round - round) < 0)
+		{
+			CuckooBucket *b;
+			int			s = find_slot(t, env, e->key, &b);
+
+			if (s >= 0)
+			{
+				slot_remove(t, env, b, s);
+				removed++;
+			}
+		}
+	}
+	*ref = r < t->next_fresh ? r : 0;
+	return removed;
+}
+
+/*
+ * Visits every live entry among max_refs references from *cursor (0 at
+ * first) on, and moves *cursor past them; says whether any remain.  Table
+ * lock held shared: as in ck_collect_changed, an entry moved between calls
+ * is noted as changed in the current round.
+ */
+bool
+ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor, uint32_t max_refs,
+			  CuckooVisit visit, void *arg)
+{
+	for (; *cursor + 1 < t->next_fresh && max_refs > 0; (*cursor)++, max_refs--)
+	{
+		CuckooEntry *e = entry_at(t, env, *cursor + 1);
+
+		if (__atomic_load_n(&e->meta, __ATOMIC_RELAXED) & CK_META_LIVE)
+			visit(arg, e);
+	}
+	return *cursor + 1 < t->next_fresh;
+}
+
 /* References an expiry looks at under one hold of the exclusive lock. */
 #define CK_EXPIRE_PIECE 16384
 
@@ -1820,7 +1872,8 @@ ck_release_changes(CuckooTable *t, const CoreEnv *env)
 	{
 		CuckooChanges *r = &t->changes[i];
 
-		if (removed_room > r->removed_room && r->removed_n <= r->removed_room)
+		/* The live round's log, which only the exclusive lock writes, keeps what it holds. */
+		if (removed_room > r->removed_room && (r == c || r->removed_n <= r->removed_room))
 			log_resize(t, env, &r->removed, &r->removed_room, removed_room, sizeof(uint64_t),
 					   r == c ? 0 : r->removed_n);
 	}

@@ -270,6 +270,8 @@ extern bool ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key);
 extern uint64_t ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_work);
 extern uint64_t ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff,
 								uint32_t *ref, uint32_t max_refs);
+extern uint64_t ck_purge_range(CuckooTable *t, const CoreEnv *env, uint32_t round,
+							   uint32_t *ref, uint32_t max_refs);
 
 /* Takes and releases the table lock itself, exclusive a piece at a time. */
 extern uint64_t ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff);
@@ -298,9 +300,11 @@ extern const uint64_t *ck_removed_keys(const CuckooTable *t, const CoreEnv *env)
 /* Table lock held shared (it may allocate, or free). */
 extern void ck_release_changes(CuckooTable *t, const CoreEnv *env);
 
-/* Visits every live entry; table lock held shared or exclusive. */
+/* Visit every live entry (the second in pieces); table lock held shared or exclusive. */
 extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
 						CuckooVisit visit, void *arg);
+extern bool ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor,
+						  uint32_t max_refs, CuckooVisit visit, void *arg);
 
 extern uint64_t ck_chunk_bytes(const CuckooTable *t);
 extern uint64_t ck_min_bytes(const CuckooConfig *config);

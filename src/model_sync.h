@@ -16,6 +16,7 @@
 #define MONOLITH_MODEL_SYNC_H
 
 #include "model.h"
+#include "sync_format.h"
 
 extern uint32_t model_serving_floats(const Model *m);
 extern uint32_t model_serving_dense_floats(const Model *m);
@@ -27,6 +28,16 @@ extern uint32_t model_collect_changes(Model *m, const CoreEnv *env, uint32_t *cu
 extern uint32_t model_removed_keys(Model *m, const CoreEnv *env, uint32_t from, uint32_t max,
 								   uint64_t *keys);
 extern void model_release_changes(Model *m, const CoreEnv *env);
+extern uint32_t model_collect_all(Model *m, const CoreEnv *env, uint32_t *cursor, uint32_t max,
+								  uint64_t *keys, float *params, bool *more);
 extern void model_export_dense(Model *m, const CoreEnv *env, float *params);
+
+/* On a replica (see model_sync.c). */
+extern bool model_import_values(Model *m, const CoreEnv *env, uint32_t round,
+								const SyncPart *part, uint32_t now, uint64_t *refused);
+extern bool model_import_removals(Model *m, const CoreEnv *env, uint32_t round,
+								  const SyncPart *part);
+extern uint64_t model_import_purge(Model *m, const CoreEnv *env, uint32_t round);
+extern bool model_import_dense(Model *m, const CoreEnv *env, const SyncPart *part);
 
 #endif							/* MONOLITH_MODEL_SYNC_H */

@@ -15,6 +15,7 @@
 #include "../src/metrics.h"
 #include "../src/model.h"
 #include "../src/model_sync.h"
+#include "../src/sync_format.h"
 #include "heap_env.h"
 #include "unit.h"
 
@@ -1265,79 +1266,43 @@ test_batches_in_two_threads(void)
 	fixture_free(&f);
 }
 
-/* A replica's copy of a model's serving parameters: open addressing on the table key. */
-#define REPLICA_SLOTS (1 << 17)
-
-typedef struct Replica
-{
-	uint64_t	keys[REPLICA_SLOTS];	/* 0: free (no table key of these tests is 0) */
-	bool		gone[REPLICA_SLOTS];	/* removed: a tombstone, so probing goes on */
-	float		params[REPLICA_SLOTS][1 + DIM];
-	uint64_t	live;
-} Replica;
-
-static uint32_t
-replica_slot(Replica *r, uint64_t key)
-{
-	uint32_t	i = (uint32_t) ck_mix64(key) & (REPLICA_SLOTS - 1);
-
-	while (r->keys[i] != 0 && r->keys[i] != key)
-		i = (i + 1) & (REPLICA_SLOTS - 1);
-	return i;
-}
-
+/* Ships a part to the replica through the wire format, as a row of the published tables would. */
 static void
-replica_put(Replica *r, uint64_t key, const float *params)
+ship_part(Model *replica, const CoreEnv *env, uint32_t round, SyncPartKind kind, uint32_t n,
+		  const uint64_t *keys, const float *floats, uint32_t floats_per_key)
 {
-	uint32_t	i = replica_slot(r, key);
+	size_t		bytes = sync_part_bytes(kind, n, floats_per_key);
+	unsigned char *data = malloc(bytes);
+	SyncPart	part;
+	uint64_t	refused = 0;
+	bool		applied = false;
 
-	r->live += r->keys[i] == 0 || r->gone[i];
-	r->keys[i] = key;
-	r->gone[i] = false;
-	memcpy(r->params[i], params, sizeof(r->params[i]));
-}
-
-static void
-replica_remove(Replica *r, uint64_t key)
-{
-	uint32_t	i = replica_slot(r, key);
-
-	if (r->keys[i] == key && !r->gone[i])
-	{
-		r->gone[i] = true;
-		r->live--;
-	}
-}
-
-typedef struct FullCopy
-{
-	const Model *m;
-	Replica    *r;
-} FullCopy;
-
-static void
-copy_entry(void *arg, const CuckooEntry *e)
-{
-	FullCopy   *copy = arg;
-	const float *v = CK_VALUE(e);
-	float		params[1 + DIM];
-
-	params[0] = v[0];
-	memcpy(params + 1, v + copy->m->embedding_at, DIM * sizeof(float));
-	replica_put(copy->r, e->key, params);
+	sync_encode(data, kind, n, floats_per_key, keys, floats);
+	EXPECT(sync_decode(data, bytes, &part), "a part decodes");
+	if (kind == SYNC_VALUES)
+		applied = model_import_values(replica, env, round, &part, 1, &refused);
+	else if (kind == SYNC_REMOVALS)
+		applied = model_import_removals(replica, env, round, &part);
+	else if (kind == SYNC_DENSE)
+		applied = model_import_dense(replica, env, &part);
+	else
+		applied = model_import_purge(replica, env, round) || true;
+	EXPECT(applied && refused == 0, "a part applied");
+	free(data);
 }
 
 /*
- * Ships one round to the replica as the sync does: cut, removals first,
- * then the changed keys' parameters collected in pieces, then release; a
- * round that lost removals is made up for by a full copy.  Returns whether
- * it lost removals.
+ * Ships one round to the replica: cut, removals first, then the changed
+ * keys' parameters collected in pieces, then the dense part, then release;
+ * a round that lost removals (its log could not grow at the memory cap)
+ * ships every key and a purge.  Returns whether it lost removals.
  */
 static bool
-ship_to_replica(Model *m, const CoreEnv *env, Replica *r)
+ship_to_replica(Model *m, const CoreEnv *env, Model *replica, const CoreEnv *replica_env)
 {
 	uint64_t	keys[64];
 	float		params[64 * (1 + DIM)];
+	float		dense[1 + 64];
 	CuckooRound round;
 	uint32_t	cursor = 0;
 	uint32_t	n;
@@ -1347,50 +1312,55 @@ ship_to_replica(Model *m, const CoreEnv *env, Replica *r)
 		model_release_changes(m, env);
 	EXPECT(model_cut_round(m, env, &round), "cut");
 	for (uint32_t from = 0; (n = model_removed_keys(m, env, from, 64, keys)) > 0; from += n)
-		for (uint32_t i = 0; i < n; i++)
-			replica_remove(r, keys[i]);
+		ship_part(replica, replica_env, round.round, SYNC_REMOVALS, n, keys, NULL, 0);
 	while (more)
 	{
 		n = model_collect_changes(m, env, &cursor, 64, keys, params, &more);
-		for (uint32_t i = 0; i < n; i++)
-			replica_put(r, keys[i], params + i * (1 + DIM));
+		ship_part(replica, replica_env, round.round, SYNC_VALUES, n, keys, params, 1 + DIM);
 	}
-	model_release_changes(m, env);
-	if (round.removals_lost)
+	for (cursor = 0, more = round.removals_lost; more;)
 	{
-		FullCopy	copy = {m, r};
-
-		memset(r, 0, sizeof(*r));
-		env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-		ck_scan(&m->table, env, copy_entry, &copy);
-		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+		n = model_collect_all(m, env, &cursor, 64, keys, params, &more);
+		ship_part(replica, replica_env, round.round, SYNC_VALUES, n, keys, params, 1 + DIM);
 	}
+	if (round.removals_lost)
+		ship_part(replica, replica_env, round.round, SYNC_PURGE, 0, NULL, NULL, 0);
+	model_release_changes(m, env);
+	model_export_dense(m, env, dense);
+	ship_part(replica, replica_env, round.round, SYNC_DENSE, 0, NULL, dense, model_serving_dense_floats(m));
 	return round.removals_lost;
 }
 
-/* Whether the replica holds exactly the model's keys with its serving parameters. */
-static bool
-replica_matches(Model *m, const CoreEnv *env, Replica *r, uint64_t *mismatched)
+typedef struct Comparison
 {
-	*mismatched = 0;
-	for (uint32_t i = 0; i < REPLICA_SLOTS; i++)
-	{
-		CuckooEntry *e;
-		const float *v;
+	Model	   *trainer;
+	const CoreEnv *env;
+	uint64_t	mismatched;
+} Comparison;
 
-		if (r->keys[i] == 0 || r->gone[i])
-			continue;
-		e = ck_find(&m->table, env, r->keys[i]);
-		if (e == NULL)
-		{
-			(*mismatched)++;
-			continue;
-		}
-		v = CK_VALUE(e);
-		*mismatched += memcmp(&r->params[i][0], &v[0], sizeof(float)) != 0 ||
-			memcmp(&r->params[i][1], &v[m->embedding_at], DIM * sizeof(float)) != 0;
-	}
-	return *mismatched == 0 && r->live == m->table.live;
+static void
+compare_entry(void *arg, const CuckooEntry *e)
+{
+	Comparison *c = arg;
+	CuckooEntry *t = ck_find(&c->trainer->table, c->env, e->key);
+	const float *v = CK_VALUE(e);
+	const float *w = t != NULL ? CK_VALUE(t) : NULL;
+
+	c->mismatched += w == NULL || memcmp(&v[0], &w[0], sizeof(float)) != 0 ||
+		memcmp(&v[c->trainer->embedding_at], &w[c->trainer->embedding_at], DIM * sizeof(float)) != 0;
+}
+
+/* Whether the replica holds exactly the trainer's keys, with its serving parameters and bias. */
+static bool
+replica_matches(Model *m, const CoreEnv *env, Model *replica, const CoreEnv *replica_env,
+				uint64_t *mismatched)
+{
+	Comparison	c = {m, env, 0};
+
+	ck_scan(&replica->table, replica_env, compare_entry, &c);
+	*mismatched = c.mismatched;
+	return c.mismatched == 0 && replica->table.live == m->table.live &&
+		memcmp(&replica->bias[0], &m->bias[0], sizeof(float)) == 0;
 }
 
 /* Batches of sixteen users, each with one of five items, all repeating from batch to batch. */
@@ -1444,16 +1414,16 @@ static void
 test_replica_follows_rounds(void)
 {
 	Fixture		f;
+	Fixture		r;
 	ModelConfig c = fm_config(23);
 	pthread_t	threads[2];
 	BatchTrainer trainers[2];
-	static Replica replica;
 	uint64_t	rounds = 0;
 	uint64_t	lost = 0;
 	uint64_t	mismatched;
 
-	memset(&replica, 0, sizeof(replica));
 	fixture_init(&f, &c, 1);
+	fixture_init(&r, &c, 1);
 	f.heap.cap = 1 << 21;
 	for (int t = 0; t < 2; t++)
 	{
@@ -1462,17 +1432,17 @@ test_replica_follows_rounds(void)
 	}
 	while (__atomic_load_n(&f.model.examples, __ATOMIC_RELAXED) < 400000)
 	{
-		lost += ship_to_replica(&f.model, &f.heap.env, &replica);
+		lost += ship_to_replica(&f.model, &f.heap.env, &r.model, &r.heap.env);
 		rounds++;
 		sched_yield();
 	}
 	for (int t = 0; t < 2; t++)
 		pthread_join(threads[t], NULL);
 	for (int i = 0; i < 2; i++)
-		CHECK(!ship_to_replica(&f.model, &f.heap.env, &replica), "the last rounds lost no removals");
-	CHECK(replica_matches(&f.model, &f.heap.env, &replica, &mismatched),
+		lost += ship_to_replica(&f.model, &f.heap.env, &r.model, &r.heap.env);
+	CHECK(replica_matches(&f.model, &f.heap.env, &r.model, &r.heap.env, &mismatched),
 		  "replica: %lu keys of %lu, %lu mismatched, after %lu rounds (%lu lost removals)",
-		  (unsigned long) replica.live, (unsigned long) f.model.table.live,
+		  (unsigned long) r.model.table.live, (unsigned long) f.model.table.live,
 		  (unsigned long) mismatched, (unsigned long) rounds, (unsigned long) lost);
 	CHECK(rounds > 10 && f.model.table.evicted > 0, "%lu rounds, %lu evicted", (unsigned long) rounds,
 		  (unsigned long) f.model.table.evicted);
@@ -1484,11 +1454,12 @@ test_replica_follows_rounds(void)
 	 */
 	f.heap.cap = 0;
 	train_repeating_batches(&f.model, &f.heap.env, 1);
-	ship_to_replica(&f.model, &f.heap.env, &replica);
+	ship_to_replica(&f.model, &f.heap.env, &r.model, &r.heap.env);
 	train_repeating_batches(&f.model, &f.heap.env, 8);
-	CHECK(!ship_to_replica(&f.model, &f.heap.env, &replica), "no removals lost");
-	CHECK(replica_matches(&f.model, &f.heap.env, &replica, &mismatched),
-		  "merged copies shipped: %lu mismatched, %lu live of %lu", (unsigned long) mismatched, (unsigned long) replica.live, (unsigned long) f.model.table.live);
+	CHECK(!ship_to_replica(&f.model, &f.heap.env, &r.model, &r.heap.env), "no removals lost");
+	CHECK(replica_matches(&f.model, &f.heap.env, &r.model, &r.heap.env, &mismatched),
+		  "merged copies shipped: %lu mismatched", (unsigned long) mismatched);
+	fixture_free(&r);
 	fixture_free(&f);
 }
 
