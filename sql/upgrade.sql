@@ -1,4 +1,4 @@
--- From 0.1.0 through 0.2.0, 0.3.0 and 0.4.0 to 0.5.0.  The library refuses to use models
+-- From 0.1.0 through 0.2.0, 0.3.0, 0.4.0 and 0.5.0 to 0.6.0.  The library refuses to use models
 -- until the installed SQL is brought up to date: before 0.3.0 models had no
 -- owners, so nobody's privileges on them could be checked.
 DROP EXTENSION monolith;
@@ -60,5 +60,20 @@ SELECT monolith.close_joiner('upgraded', '2100-01-01 02:00+00');
 SELECT name, positives, negatives FROM monolith.joiner_status;
 SELECT monolith.drop_joiner('upgraded');
 DROP TABLE upgraded_shown, upgraded_acted;
+
+-- 0.6.0: the parameter sync ships the old model's keys, which were in memory before
+ALTER EXTENSION monolith UPDATE TO '0.6.0';
+SELECT count(monolith.train('old', u % 2 = 0, u, u + 1)) FROM generate_series(1, 10) u;
+DO $$
+BEGIN
+	FOR i IN 1..200 LOOP
+		EXIT WHEN (SELECT keys_waiting = 0 AND rounds > 0 FROM monolith.sync_status WHERE model = 'old');
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END
+$$;
+SELECT model, rounds > 0 AS shipped, keys_waiting FROM monolith.sync_status ORDER BY model;
+SELECT count(*) > 0 AS rows_written FROM monolith.sync_batches b
+  JOIN monolith.model_definitions d ON d.id = b.model_id WHERE d.name = 'old';
 DROP EXTENSION monolith;
 CREATE EXTENSION monolith;

@@ -369,6 +369,23 @@ catalog_row_exists_now(const ModelDef *def)
 	return exists;
 }
 
+/* Whether the installation has a model of this id, as the transaction sees it. */
+bool
+catalog_model_exists(int64 id)
+{
+	InternalQuery q;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	bool		exists;
+
+	internal_begin(&q);
+	internal_run("SELECT FROM monolith.model_definitions WHERE id OPERATOR(pg_catalog.=) $1",
+				 1, types, values, true, SPI_OK_SELECT);
+	exists = SPI_processed > 0;
+	internal_end(&q);
+	return exists;
+}
+
 /* The owner and privileges of every model of the installation, into *out; and the installation. */
 int
 catalog_all_grants(ModelGrants **out, Oid *extension)

@@ -54,6 +54,7 @@ extern void catalog_insert(ModelDef *def);
 extern void catalog_delete(const ModelDef *def);
 extern void catalog_update_grants(const ModelDef *def);
 extern bool catalog_row_exists_now(const ModelDef *def);
+extern bool catalog_model_exists(int64 id);
 extern int	catalog_all_grants(ModelGrants **out, Oid *extension);
 
 #endif							/* MONOLITH_CATALOG_H */

@@ -36,6 +36,7 @@
 #include "features.h"
 #include "lifecycle.h"
 #include "privileges.h"
+#include "replica.h"
 
 PG_FUNCTION_INFO_V1(monolith_create_model);
 PG_FUNCTION_INFO_V1(monolith_drop_model);
@@ -306,6 +307,7 @@ monolith_create_model(PG_FUNCTION_ARGS)
 
 	shmem_require();
 	modeldef_from_args(fcinfo, &def);
+	require_trainer(def.name);
 	def.owner = GetUserId();
 	def.acl = make_empty_acl();
 	catalog_insert(&def);

@@ -21,6 +21,16 @@ model_serving_dense_floats(const Model *m)
 	return 1 + m->dense_params;
 }
 
+/* Keys noted changed in the round under way; -1 if more than its log holds. */
+int64_t
+model_changes_waiting(const Model *m)
+{
+	const CuckooChanges *c = &m->table.changes[__atomic_load_n(&m->table.round, __ATOMIC_RELAXED) & 1];
+	uint32_t	n = __atomic_load_n(&c->changed_n, __ATOMIC_RELAXED);
+
+	return n > c->changed_room ? -1 : (int64_t) n + __atomic_load_n(&c->removed_n, __ATOMIC_RELAXED);
+}
+
 /* Ends the round of changes under way, unless one cut is not yet released. */
 bool
 model_cut_changes(Model *m, const CoreEnv *env)

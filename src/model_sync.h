@@ -21,6 +21,7 @@
 extern uint32_t model_serving_floats(const Model *m);
 extern uint32_t model_serving_dense_floats(const Model *m);
 
+extern int64_t model_changes_waiting(const Model *m);
 extern bool model_cut_changes(Model *m, const CoreEnv *env);
 extern bool model_cut_round(Model *m, const CoreEnv *env, CuckooRound *round);
 extern uint32_t model_collect_changes(Model *m, const CoreEnv *env, uint32_t *cursor,

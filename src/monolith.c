@@ -13,12 +13,20 @@
 #include "commit_train.h"
 #include "features.h"
 #include "lifecycle.h"
+#include "replica.h"
 #include "shmem.h"
+#include "sync.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+
+static const struct config_enum_entry role_options[] = {
+	{"trainer", MONOLITH_ROLE_TRAINER, false},
+	{"replica", MONOLITH_ROLE_REPLICA, false},
+	{NULL, 0, false}
+};
 
 /*
  * Defines the settings and asks for shared memory.  Loaded any other way than
@@ -65,6 +73,27 @@ _PG_init(void)
 							1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.sync_interval",
+							"Time between rounds of the parameter sync, which ships the keys that changed to replicas.",
+							"0 turns the sync off.",
+							&monolith_sync_interval_ms,
+							100, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.dense_sync_interval",
+							"Time between shipments of each model's dense weights (bias, numeric weights, tower) to replicas.",
+							"They also go with a model's first round.",
+							&monolith_dense_sync_interval_ms,
+							10000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("monolith.role",
+							 "What this server does with its models: trains them, or serves a trainer's.",
+							 "A replica subscribes to the trainer's publication (monolith.create_publication), refuses to train, and scores from what the trainer's sync ships.",
+							 &monolith_role,
+							 MONOLITH_ROLE_TRAINER, role_options,
+							 PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("monolith");
 
 	lifecycle_install_callbacks();

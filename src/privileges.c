@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "features.h"
 #include "privileges.h"
+#include "replica.h"
 
 PG_FUNCTION_INFO_V1(monolith_grant_model);
 PG_FUNCTION_INFO_V1(monolith_revoke_model);
@@ -50,6 +51,8 @@ model_visible(Oid role, Oid owner, const Acl *acl)
 void
 model_require(const ModelDef *def, AclMode privilege)
 {
+	if (privilege & MODEL_PRIV_TRAIN)
+		require_trainer(def->name);
 	if (!model_may(GetUserId(), def->owner, def->acl, privilege))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -60,10 +63,11 @@ model_require(const ModelDef *def, AclMode privilege)
 				 errhint("The model's owner can grant it with monolith.grant_model.")));
 }
 
-/* Errors unless the current user owns the model. */
+/* Errors unless the current user owns the model, which this server may change. */
 void
 model_require_owner(const ModelDef *def)
 {
+	require_trainer(def->name);
 	if (!model_owned_by(GetUserId(), def->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -60,11 +60,15 @@
 #include "storage/shmem.h"
 #include "utils/dsa.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "metrics.h"
+#include "model_sync.h"
 
+#include "replica.h"
 #include "shmem.h"
+#include "worker.h"
 
 #define MODEL_STRIPES 64
 /* Bytes of the DSA area kept in the fixed segment, before any DSM segment. */
@@ -100,6 +104,20 @@ typedef struct ModelSlot
 	 * AUC_WEIGHT_UNITs: positive weights, then negative ones.
 	 */
 	pg_atomic_uint64 committed_auc[2 * METRICS_AUC_BINS];
+	/* The parameter sync's (sync.c), times as TimestampTz: */
+	TimestampTz incarnation;	/* when the state was made; orders its rounds after earlier states' */
+	pg_atomic_uint64 sync_rounds;
+	pg_atomic_uint64 sync_keys;
+	pg_atomic_uint64 sync_bytes;
+	pg_atomic_uint64 last_cut;
+	pg_atomic_uint64 last_sync;
+	pg_atomic_uint64 last_dense_sync;
+	/* A replica's (replica.c), set under the registry lock: */
+	bool		replica_ready;	/* rebuilt from the replicated tables: it may score */
+	TimestampTz replica_incarnation;	/* the trainer's state whose rows it holds */
+	pg_atomic_uint64 replica_keys;	/* keys applied */
+	pg_atomic_uint64 replica_rejected;	/* parts it could not apply */
+	pg_atomic_uint64 replica_shipped_at;	/* when the last part it applied was shipped */
 } ModelSlot;
 
 /* A label weight of 1 in ModelSlot.committed_auc. */
@@ -115,6 +133,7 @@ typedef struct MonolithShared
 	int			model_lock_tranche;
 	int			dsa_tranche;
 	uint32		next_generation;
+	TimestampTz last_incarnation;	/* the latest state's, under the registry lock */
 	int			max_models;
 	Size		dsa_offset;		/* where the in-place DSA area starts */
 	ModelSlot	models[FLEXIBLE_ARRAY_MEMBER];
@@ -180,6 +199,7 @@ monolith_shmem_startup(void)
 		shared->model_lock_tranche = LWLockNewTrancheId();
 		shared->dsa_tranche = LWLockNewTrancheId();
 		shared->next_generation = 1;
+		shared->last_incarnation = 0;
 		pg_atomic_init_u64(&shared->releases, 0);
 		pg_atomic_init_u64(&shared->definitions_version, 0);
 		pg_atomic_init_u32(&shared->memory_pressure, 0);
@@ -647,6 +667,9 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 				 errhint("Drop unused models or raise monolith.max_models.")));
 	table_config_from_def(&config, def);
 	config.n_stripes = MODEL_STRIPES;
+	/* A replica holds what the trainer admitted. */
+	if (monolith_role == MONOLITH_ROLE_REPLICA)
+		config.admission = (CuckooAdmission) {1, 1.0, config.admission.seed, config.admission.sketch_width_log2};
 	/* A model that could never hold an ID under the cap is refused outright. */
 	needed = sizeof(ModelState) + model_min_bytes(model_config, &config);
 	if (needed > cap_bytes())
@@ -700,7 +723,22 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 		pg_atomic_write_u64(&slot->outcomes[o], 0);
 	for (int b = 0; b < 2 * METRICS_AUC_BINS; b++)
 		pg_atomic_write_u64(&slot->committed_auc[b], 0);
+	/* Microseconds apart at least, so that a state made again is a later incarnation. */
+	slot->incarnation = Max(GetCurrentTimestamp(), shared->last_incarnation + 1);
+	shared->last_incarnation = slot->incarnation;
+	pg_atomic_write_u64(&slot->sync_rounds, 0);
+	pg_atomic_write_u64(&slot->sync_keys, 0);
+	pg_atomic_write_u64(&slot->sync_bytes, 0);
+	pg_atomic_write_u64(&slot->last_cut, (uint64) slot->incarnation);
+	pg_atomic_write_u64(&slot->last_sync, 0);
+	pg_atomic_write_u64(&slot->last_dense_sync, 0);
+	slot->replica_ready = false;
+	slot->replica_incarnation = 0;
+	pg_atomic_write_u64(&slot->replica_keys, 0);
+	pg_atomic_write_u64(&slot->replica_rejected, 0);
+	pg_atomic_write_u64(&slot->replica_shipped_at, 0);
 	slot->in_use = true;
+	worker_request(key_of(def).dboid);
 	return index;
 }
 
@@ -1086,10 +1124,140 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 		for (int o = 0; o < N_COMMIT_OUTCOMES; o++)
 			out[n].outcomes[o] = pg_atomic_read_u64(&slot->outcomes[o]);
 		out[n].committed_auc = committed_auc(slot);
+		out[n].incarnation = slot->incarnation;
+		out[n].sync_rounds = pg_atomic_read_u64(&slot->sync_rounds);
+		out[n].sync_keys = pg_atomic_read_u64(&slot->sync_keys);
+		out[n].sync_bytes = pg_atomic_read_u64(&slot->sync_bytes);
+		out[n].keys_waiting = model_changes_waiting(model);
+		out[n].last_cut = (TimestampTz) pg_atomic_read_u64(&slot->last_cut);
+		out[n].last_sync = (TimestampTz) pg_atomic_read_u64(&slot->last_sync);
+		out[n].last_dense_sync = (TimestampTz) pg_atomic_read_u64(&slot->last_dense_sync);
+		out[n].replica_ready = slot->replica_ready;
+		out[n].replica_incarnation = slot->replica_incarnation;
+		out[n].replica_keys = pg_atomic_read_u64(&slot->replica_keys);
+		out[n].replica_rejected = pg_atomic_read_u64(&slot->replica_rejected);
+		out[n].replica_shipped_at = (TimestampTz) pg_atomic_read_u64(&slot->replica_shipped_at);
 		n++;
 	}
 	LWLockRelease(shared->lock);
 	return n;
+}
+
+/* The ids of the live states of this database's installation (InvalidOid: any), at most max. */
+int
+shmem_live_model_ids(Oid extension, int64 *ids, int max)
+{
+	int			n = 0;
+
+	shmem_require();
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (int i = 0; i < shared->max_models && n < max; i++)
+	{
+		ModelSlot  *slot = &shared->models[i];
+
+		if (slot->in_use && slot->key.dboid == MyDatabaseId &&
+			(slot->key.extension == extension || !OidIsValid(extension)))
+			ids[n++] = slot->key.id;
+	}
+	LWLockRelease(shared->lock);
+	return n;
+}
+
+/*
+ * On a replica: whether the handle's state is ready to score, and the
+ * trainer's incarnation whose rows it holds.
+ */
+bool
+shmem_replica_state(const ModelHandle *h, TimestampTz *incarnation)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+	bool		ready;
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	ready = slot->replica_ready && slot->generation == h->generation;
+	*incarnation = slot->replica_incarnation;
+	LWLockRelease(shared->lock);
+	return ready;
+}
+
+/* Sets what shmem_replica_state tells. */
+void
+shmem_replica_set(const ModelHandle *h, TimestampTz incarnation, bool ready)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (slot->generation == h->generation)
+	{
+		/* Call sites that resolved the model look again, and see whether it is ready. */
+		if (slot->replica_ready != ready)
+			pg_atomic_fetch_add_u64(&shared->definitions_version, 1);
+		slot->replica_incarnation = incarnation;
+		slot->replica_ready = ready;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* Counts, on a replica, a part applied (keys of it, shipped when) or rejected. */
+void
+shmem_replica_applied(const ModelHandle *h, bool rejected, uint64 keys, TimestampTz shipped_at)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+
+	if (rejected)
+	{
+		pg_atomic_fetch_add_u64(&slot->replica_rejected, 1);
+		return;
+	}
+	pg_atomic_fetch_add_u64(&slot->replica_keys, keys);
+	pg_atomic_write_u64(&slot->replica_shipped_at, (uint64) shipped_at);
+}
+
+/* Whether the model of this database's installation has a live state that is ready (on a replica). */
+bool
+shmem_model_ready(Oid extension, int64 id)
+{
+	ModelKey	key = {MyDatabaseId, extension, id};
+	int			index;
+	bool		ready;
+
+	shmem_require();
+	LWLockAcquire(shared->lock, LW_SHARED);
+	index = registry_find(&key);
+	ready = index >= 0 && shared->models[index].replica_ready;
+	LWLockRelease(shared->lock);
+	return ready;
+}
+
+/* When the state of the handle's model was made: the incarnation its rounds belong to. */
+TimestampTz
+shmem_incarnation(const ModelHandle *h)
+{
+	return shared->models[h->registry_index].incarnation;
+}
+
+/* Notes, for monolith.sync_status, a round cut. */
+void
+shmem_sync_cut(const ModelHandle *h)
+{
+	pg_atomic_write_u64(&shared->models[h->registry_index].last_cut, (uint64) GetCurrentTimestamp());
+}
+
+/* Notes a round shipped (with keys and bytes), or the dense weights (dense). */
+void
+shmem_sync_shipped(const ModelHandle *h, bool dense, uint64 keys, uint64 bytes)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+
+	if (dense)
+	{
+		pg_atomic_write_u64(&slot->last_dense_sync, (uint64) GetCurrentTimestamp());
+		return;
+	}
+	pg_atomic_fetch_add_u64(&slot->sync_rounds, 1);
+	pg_atomic_fetch_add_u64(&slot->sync_keys, keys);
+	pg_atomic_fetch_add_u64(&slot->sync_bytes, bytes);
+	pg_atomic_write_u64(&slot->last_sync, (uint64) GetCurrentTimestamp());
 }
 
 /* The live states of every database, and the bytes they hold together. */

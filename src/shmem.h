@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "port/atomics.h"
 
 #include "modeldef.h"
@@ -61,6 +62,21 @@ typedef struct ModelStats
 	double		longest_exclusive_ms;	/* of the model's table lock */
 	uint64		outcomes[N_COMMIT_OUTCOMES];	/* of examples captured to train at commit */
 	double		committed_auc;	/* progressive AUC of those trained; NaN before both classes */
+	/* The parameter sync's (see sync.c): */
+	TimestampTz incarnation;
+	uint64		sync_rounds;
+	uint64		sync_keys;
+	uint64		sync_bytes;
+	int64		keys_waiting;	/* changed in the round under way; -1: more than its log holds */
+	TimestampTz last_cut;
+	TimestampTz last_sync;		/* 0: never */
+	TimestampTz last_dense_sync;	/* 0: never */
+	/* A replica's (see replica.c): */
+	bool		replica_ready;
+	TimestampTz replica_incarnation;
+	uint64		replica_keys;
+	uint64		replica_rejected;
+	TimestampTz replica_shipped_at;	/* 0: nothing applied yet */
 } ModelStats;
 
 extern int	monolith_max_memory_mb;
@@ -77,6 +93,15 @@ extern void shmem_add_committed_auc(const ModelHandle *h, const double *pos, con
 extern void shmem_release(ReleaseScope scope, const ModelKey *key);
 extern int	shmem_collect_stats(Oid extension, ModelStats *out, int max);
 extern void shmem_usage(int *live, uint64 *bytes);
+extern int	shmem_live_model_ids(Oid extension, int64 *ids, int max);
+extern TimestampTz shmem_incarnation(const ModelHandle *h);
+extern void shmem_sync_cut(const ModelHandle *h);
+extern void shmem_sync_shipped(const ModelHandle *h, bool dense, uint64 keys, uint64 bytes);
+extern bool shmem_replica_state(const ModelHandle *h, TimestampTz *incarnation);
+extern void shmem_replica_set(const ModelHandle *h, TimestampTz incarnation, bool ready);
+extern void shmem_replica_applied(const ModelHandle *h, bool rejected, uint64 keys,
+								  TimestampTz shipped_at);
+extern bool shmem_model_ready(Oid extension, int64 id);
 
 /*
  * Counts commits of transactions that changed model definitions, so that a

@@ -30,6 +30,7 @@
 #include "catalog.h"
 #include "features.h"
 #include "privileges.h"
+#include "replica.h"
 #include "metrics.h"
 
 PG_FUNCTION_INFO_V1(monolith_train_query);
@@ -237,6 +238,7 @@ run_pass(FunctionCallInfo fcinfo, bool train)
 	catalog_lookup(PG_GETARG_TEXT_PP(0), &def);
 	model_require(&def, train ? MODEL_PRIV_TRAIN : MODEL_PRIV_SCORE);
 	shmem_open_model(&pass->handle, &def);
+	require_ready(&pass->handle);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	pass->label_column = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	pass->train = train;

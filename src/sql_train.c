@@ -18,6 +18,7 @@
 #include "features.h"
 #include "lifecycle.h"
 #include "privileges.h"
+#include "replica.h"
 
 PG_FUNCTION_INFO_V1(monolith_train);
 PG_FUNCTION_INFO_V1(monolith_score);
@@ -137,6 +138,8 @@ model_call_resolve(FunctionCallInfo fcinfo, int first_feature, AclMode privilege
 	}
 	/* Opening checks that the shared parameters match def. */
 	shmem_open_model(&call->handle, &def);
+	if (privilege == MODEL_PRIV_SCORE)
+		require_ready(&call->handle);
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = call;
 	return call;

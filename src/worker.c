@@ -5,7 +5,8 @@
  *		(closing joiners' windows; the parameter sync is to live here too).
  *
  * The launcher starts a database's worker when the database asks
- * (worker_wake, when a transaction that made a joiner commits) and, once
+ * (worker_request, when a transaction that made a joiner or a model commits,
+ * and when a model's state is made) and, once
  * after each server start, for every database, as slots allow, since
  * shared memory does not remember which ones asked before.  A worker whose database has nothing for it exits
  * cleanly and says it is no longer wanted; one that exits any other way (an
@@ -44,7 +45,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "joiner.h"
+#include "lifecycle.h"
+#include "replica.h"
+#include "shmem.h"
+#include "sync.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(monolith_wake_worker);
@@ -65,8 +71,9 @@ typedef struct DatabaseSlot
 {
 	Oid			database;		/* InvalidOid: free */
 	bool		wanted;			/* a worker should run there */
-	uint64		requests;		/* worker_wake calls for it */
+	uint64		requests;		/* worker_request calls for it */
 	pid_t		worker_pid;		/* the worker running there, or 0 */
+	bool		fresh;			/* taken since its last worker ended its work */
 } DatabaseSlot;
 
 typedef struct WorkerShared
@@ -201,6 +208,7 @@ database_slot(Oid database)
 		free_slot->wanted = false;
 		free_slot->requests = 0;
 		free_slot->worker_pid = 0;
+		free_slot->fresh = true;
 	}
 	return free_slot;
 }
@@ -209,8 +217,8 @@ database_slot(Oid database)
  * Asks for a worker in database, and wakes the launcher to start it; false
  * if there is no room for another database.  Cannot fail: it runs at commit.
  */
-static bool
-worker_wake(Oid database)
+bool
+worker_request(Oid database)
 {
 	DatabaseSlot *slot;
 	Latch	   *launcher;
@@ -239,7 +247,7 @@ worker_xact_callback(XactEvent event, void *arg)
 {
 	if (!wake_at_commit)
 		return;
-	if (event == XACT_EVENT_COMMIT && !worker_wake(MyDatabaseId))
+	if (event == XACT_EVENT_COMMIT && !worker_request(MyDatabaseId))
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("no room for another database's monolith worker"),
@@ -265,7 +273,7 @@ monolith_wake_worker(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* worker_wake calls for database so far. */
+/* worker_request calls for database so far. */
 static uint64
 database_requests(Oid database)
 {
@@ -478,12 +486,147 @@ joiners_round(bool *busy)
 	return list.n > 0;
 }
 
-/* A database's worker: rounds of work until its database has none. */
+typedef struct ModelList
+{
+	int64	   *ids;
+	int			n;
+	bool		sync;			/* the installation has the sync's tables */
+} ModelList;
+
+/*
+ * Lists the installation's live models, and says whether it has the sync's
+ * tables; without them (SQL older than the library) it counts the
+ * database's live models, for which the worker stays until an update.
+ */
+static bool
+list_live_models(void *arg)
+{
+	ModelList  *list = arg;
+	CatalogScope scope;
+
+	list->sync = sync_installed();
+	if (list->sync)
+		catalog_scope(&scope);
+	list->n = shmem_live_model_ids(list->sync ? scope.extension : InvalidOid, list->ids,
+								   monolith_max_models);
+	return true;
+}
+
+static bool
+ship_model(void *arg)
+{
+	return sync_ship_model(*(int64 *) arg);
+}
+
+static bool
+forget_dropped(void *arg)
+{
+	sync_forget_dropped();
+	return true;
+}
+
+/*
+ * A round of the parameter sync: each live model's changes shipped, each
+ * in a transaction of its own.  Returns whether the database has live
+ * models (or might: an error keeps it).
+ */
+static bool
+sync_round(void)
+{
+	static uint64 definitions_seen = 0;
+	ModelList	list = {palloc(sizeof(int64) * monolith_max_models), 0};
+	uint64		definitions = definitions_version();
+	bool		done;
+
+	if (!run_in_transaction("listing models", list_live_models, &list, &done))
+		return true;
+	if (!list.sync)
+		return list.n > 0;
+	if (definitions != definitions_seen &&
+		run_in_transaction("forgetting dropped models", forget_dropped, NULL, &done))
+		definitions_seen = definitions;
+	for (int i = 0; i < list.n; i++)
+	{
+		bool		ok;
+
+		CHECK_FOR_INTERRUPTS();
+		ok = run_in_transaction("shipping parameters", ship_model, &list.ids[i], &done);
+		sync_after_transaction(list.ids[i], ok);
+	}
+	return list.n > 0;
+}
+
+static bool
+list_unready_models(void *arg)
+{
+	ModelList  *list = arg;
+
+	list->sync = sync_installed();
+	list->n = list->sync ? replica_models_to_rebuild(list->ids, monolith_max_models) : 0;
+	return true;
+}
+
+static bool
+rebuild_model(void *arg)
+{
+	return replica_rebuild(*(int64 *) arg);
+}
+
+/*
+ * On a replica, a round of rebuilding the models whose memory is not ready,
+ * each in a transaction of its own.  Returns whether any were (or might be:
+ * an error keeps the worker): with none, the worker may go, and the
+ * replica's trigger asks for it again when a model needs it.
+ */
+static bool
+replica_round(void)
+{
+	ModelList	list = {palloc(sizeof(int64) * monolith_max_models), 0};
+	bool		done;
+	bool		failed = false;
+
+	if (!run_in_transaction("listing models to rebuild", list_unready_models, &list, &done))
+		return true;
+	for (int i = 0; i < list.n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		failed |= !run_in_transaction("rebuilding a model from the replicated tables",
+									  rebuild_model, &list.ids[i], &done);
+	}
+	return failed;
+}
+
+/* Time between rounds of the sync, or on a replica of rebuilding (which never stops). */
+static int
+sync_round_interval_ms(void)
+{
+	if (monolith_role == MONOLITH_ROLE_REPLICA && monolith_sync_interval_ms == 0)
+		return 100;
+	return monolith_sync_interval_ms;
+}
+
+/* Milliseconds from now until at, 0 if it has passed. */
+static long
+ms_until(TimestampTz at)
+{
+	return Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), at));
+}
+
+/*
+ * A database's worker: rounds of work until its database has none.  Joiners
+ * every monolith.joiner_naptime (at once while one has more to do), the
+ * parameter sync every monolith.sync_interval, each on its own clock.
+ */
 void
 monolith_database_worker_main(Datum arg)
 {
 	Oid			database = DatumGetObjectId(arg);
 	MemoryContext round_context;
+	TimestampTz joiners_done = 0;	/* when the last round of each began */
+	TimestampTz sync_done = 0;
+	bool		joiners_busy = false;
+	bool		has_joiners = true;
+	bool		has_models = true;
 
 	worker_handle_signals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
@@ -501,16 +644,32 @@ monolith_database_worker_main(Datum arg)
 	for (;;)
 	{
 		uint64		requests = database_requests(database);
-		bool		busy = false;
-		bool		has_work;
+		TimestampTz now = GetCurrentTimestamp();
+		long		sleep_ms;
 
+		/* Due times follow from the settings as they are now, which SIGHUP may change. */
 		MemoryContextSwitchTo(round_context);
-		has_work = joiners_round(&busy);
+		if (joiners_busy || now >= TimestampTzPlusMilliseconds(joiners_done, monolith_joiner_naptime_ms))
+		{
+			joiners_busy = false;
+			joiners_done = now;
+			has_joiners = joiners_round(&joiners_busy);
+		}
+		has_models = sync_round_interval_ms() > 0;
+		if (has_models && now >= TimestampTzPlusMilliseconds(sync_done, sync_round_interval_ms()))
+		{
+			sync_done = now;
+			has_models = monolith_role == MONOLITH_ROLE_REPLICA ? replica_round() : sync_round();
+		}
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(round_context);
-		if (!has_work && database_done(database, requests))
+		if (!has_joiners && !has_models && database_done(database, requests))
 			proc_exit(0);
-		worker_sleep(busy ? 0 : monolith_joiner_naptime_ms);
+		sleep_ms = joiners_busy ? 0 :
+			ms_until(TimestampTzPlusMilliseconds(joiners_done, monolith_joiner_naptime_ms));
+		if (sync_round_interval_ms() > 0)
+			sleep_ms = Min(sleep_ms, ms_until(TimestampTzPlusMilliseconds(sync_done, sync_round_interval_ms())));
+		worker_sleep(sleep_ms);
 	}
 }
 
@@ -616,20 +775,25 @@ start_workers(LaunchedWorker *launched)
 		bool		wanted;
 		uint64		requests;
 		bool		other_worker;	/* started by an earlier launcher */
+		bool		fresh;
 
 		SpinLockAcquire(&shared->mutex);
 		database = shared->slots[i].database;
 		wanted = shared->slots[i].wanted && OidIsValid(database);
 		requests = shared->slots[i].requests;
 		other_worker = shared->slots[i].worker_pid != 0 && l->handle == NULL;
+		fresh = shared->slots[i].fresh;
 		SpinLockRelease(&shared->mutex);
 
 		if (l->handle != NULL && GetBackgroundWorkerPid(l->handle, &pid) == BGWH_STOPPED)
 		{
 			pfree(l->handle);
 			l->handle = NULL;
-			/* A worker that leaves its slot wanted did not finish its work. */
-			l->retry_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
+			/*
+			 * A worker that leaves its slot wanted did not finish its work;
+			 * one that finished it left the slot, which a new request took.
+			 */
+			l->retry_at = fresh ? 0 : TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
 		}
 		if (l->handle != NULL || !wanted || other_worker)
 			continue;
@@ -652,6 +816,9 @@ start_workers(LaunchedWorker *launched)
 		snprintf(w.bgw_name, BGW_MAXLEN, "monolith worker for database %u", database);
 		w.bgw_main_arg = ObjectIdGetDatum(database);
 		w.bgw_notify_pid = MyProcPid;
+		SpinLockAcquire(&shared->mutex);
+		shared->slots[i].fresh = false;
+		SpinLockRelease(&shared->mutex);
 		if (!RegisterDynamicBackgroundWorker(&w, &l->handle))
 		{
 			/* No free background worker slot: try again later. */

@@ -13,5 +13,6 @@ extern int	monolith_joiner_naptime_ms;
 
 extern void worker_install_hooks(void);
 extern void worker_register_launcher(void);
+extern bool worker_request(Oid database);
 
 #endif							/* MONOLITH_WORKER_H */

@@ -211,11 +211,17 @@ is($node->safe_psql('postgres',
 $node->safe_psql('postgres', q{
 	SELECT monolith.drop_joiner(name) FROM monolith.joiner_status WHERE name LIKE 'j_'});
 
-# 7. Dropping the last joiner lets the worker exit.
+# 7. With the last joiner dropped the worker stays while the database has a
+# model in memory, whose changes it ships; dropping the model lets it exit.
 $node->safe_psql('postgres', q{SELECT monolith.drop_joiner('ctr')});
+sleep(1);
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'monolith worker'}),
+	1, 'with no joiner left the worker stays for the live model');
+$node->safe_psql('postgres', q{SELECT monolith.drop_model('ctr')});
 ok( $node->poll_query_until('postgres',
 		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'monolith worker'}),
-	'with no joiner left the worker exits');
+	'with no joiner and no model left the worker exits');
 is($node->safe_psql('postgres',
 		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'monolith launcher'}),
 	1, 'the launcher stays');

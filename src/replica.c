@@ -1,0 +1,346 @@
+/*
+ * replica.c
+ *		A serving replica (monolith.role = 'replica'): it subscribes to the
+ *		trainer's publication (monolith.create_publication), and the
+ *		subscription's apply worker fires monolith.apply_sync on each row of
+ *		monolith.sync_batches and monolith.sync_dense, which writes the
+ *		shipped parameters into this server's shared memory.  Model
+ *		definitions arrive by the same subscription, and their trigger frees
+ *		a dropped model's memory here as drop_model does on the trainer.
+ *
+ * A model's memory here is ready to score only once the database's worker
+ * has rebuilt it from the replicated tables: after a restart, for a model
+ * that appears, and after the initial copy of a subscription made late
+ * (whose rows the trigger leaves to the rebuild, as it fires for them in
+ * table order, not round order).  Until then it is not ready and refuses to
+ * score.  The rebuild locks the tables against the apply worker, so that
+ * no change lands between what it read and what the trigger applies next.
+ * Rows of a later incarnation of the trainer's state (made again after the
+ * trainer restarted) replace everything held of an earlier one.  A part
+ * that cannot be applied is logged and counted, never an error: an error
+ * in the apply worker would stop all replication until someone removed
+ * the row.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "replication/worker_internal.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "features.h"
+#include "model_sync.h"
+#include "replica.h"
+#include "shmem.h"
+#include "sync.h"
+#include "sync_format.h"
+#include "worker.h"
+
+PG_FUNCTION_INFO_V1(monolith_apply_sync);
+PG_FUNCTION_INFO_V1(monolith_replica_stats);
+
+int			monolith_role = MONOLITH_ROLE_TRAINER;
+
+/* Errors on a replica, whose models change only as the trainer's sync says. */
+void
+require_trainer(const char *name)
+{
+	if (monolith_role == MONOLITH_ROLE_REPLICA)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("model \"%s\" cannot be changed on a replica", name),
+				 errdetail("This server has monolith.role = 'replica': its models follow the trainer's."),
+				 errhint("Train, expire, create, drop and grant on the trainer.")));
+}
+
+/* Errors on a replica whose memory of the model is not rebuilt yet. */
+void
+require_ready(const ModelHandle *h)
+{
+	TimestampTz incarnation;
+
+	if (monolith_role == MONOLITH_ROLE_REPLICA && !shmem_replica_state(h, &incarnation))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" is not ready on this replica", h->def.name),
+				 errdetail("Its parameters are being rebuilt from the replicated tables."),
+				 errhint("Try again in a moment; monolith.replica_status says when it is ready.")));
+}
+
+/* Whether this process is a subscription's initial copy of a table. */
+static bool
+in_initial_copy(void)
+{
+	return MyLogicalRepWorker != NULL && OidIsValid(MyLogicalRepWorker->relid);
+}
+
+/* A column of the trigger's row, which the table's definition makes not null. */
+static Datum
+row_column(TriggerData *td, HeapTuple row, const char *column)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			attnum = SPI_fnumber(desc, column);
+	bool		isnull;
+	Datum		value;
+
+	if (attnum <= 0)
+		elog(ERROR, "%s has no column %s", RelationGetRelationName(td->tg_relation), column);
+	value = heap_getattr(row, attnum, desc, &isnull);
+	if (isnull)
+		elog(ERROR, "%s.%s is null", RelationGetRelationName(td->tg_relation), column);
+	return value;
+}
+
+/*
+ * Applies one part of round (of the state's incarnation) to the handle's
+ * model; false if it could not.
+ */
+static bool
+apply_part(ModelHandle *h, uint32 round, bytea *data, uint64 *keys)
+{
+	SyncPart	part;
+	uint64		refused = 0;
+
+	if (!sync_decode((const unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &part))
+		return false;
+	*keys = part.kind == SYNC_VALUES ? part.n : 0;
+	switch (part.kind)
+	{
+		case SYNC_VALUES:
+			return model_import_values(h->model, &h->env, round, &part, table_clock_now(), &refused);
+		case SYNC_REMOVALS:
+			return model_import_removals(h->model, &h->env, round, &part);
+		case SYNC_PURGE:
+			(void) model_import_purge(h->model, &h->env, round);
+			return true;
+		case SYNC_DENSE:
+			return model_import_dense(h->model, &h->env, &part);
+	}
+	return false;
+}
+
+/* Logs and counts a part that could not be applied. */
+static void
+reject_part(ModelHandle *h, int64 model_id, uint32 round)
+{
+	shmem_replica_applied(h, true, 0, 0);
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("a shipped part of model \"%s\" (round %u) could not be applied", h->def.name, round),
+			 errdetail("Its data is not a part of this version's format, or not of this model's shape.")));
+}
+
+/*
+ * monolith.apply_sync(): the replica's trigger on the rows the trainer's
+ * sync ships (see the top of the file).  On a trainer it does nothing.
+ */
+Datum
+monolith_apply_sync(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	row;
+	int64		model_id;
+	TimestampTz incarnation;
+	TimestampTz held;
+	uint32		round;
+	uint64		keys = 0;
+	ModelDef	def;
+	ModelHandle h;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_AFTER(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("monolith.apply_sync must be called as an AFTER INSERT OR UPDATE row trigger")));
+	if (monolith_role != MONOLITH_ROLE_REPLICA)
+		return PointerGetDatum(NULL);
+	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	model_id = DatumGetInt64(row_column(td, row, "model_id"));
+	incarnation = DatumGetTimestampTz(row_column(td, row, "incarnation"));
+	round = (uint32) DatumGetInt64(row_column(td, row, "round"));
+
+	/* A model whose definition has not come (or is gone) has nothing to apply to. */
+	if (!catalog_model_exists(model_id))
+		return PointerGetDatum(NULL);
+	catalog_lookup_id(model_id, &def);
+	shmem_open_model(&h, &def);
+	if (in_initial_copy() || !shmem_replica_state(&h, &held))
+	{
+		/* The rebuild reads it from the table. */
+		shmem_replica_set(&h, held, false);
+		worker_request(MyDatabaseId);
+		return PointerGetDatum(NULL);
+	}
+	if (incarnation < held)
+		return PointerGetDatum(NULL);
+	if (incarnation > held)
+	{
+		/* The trainer's state was made again: what is held of the old one goes. */
+		replica_reset(&h, &def);
+		shmem_replica_set(&h, incarnation, true);
+	}
+	if (apply_part(&h, round, DatumGetByteaPP(row_column(td, row, "data")), &keys))
+		shmem_replica_applied(&h, false, keys, DatumGetTimestampTz(row_column(td, row, "shipped_at")));
+	else
+		reject_part(&h, model_id, round);
+	return PointerGetDatum(NULL);
+}
+
+/* Frees the handle's state and binds it to a new, empty one. */
+void
+replica_reset(ModelHandle *h, const ModelDef *def)
+{
+	ModelKey	key = {MyDatabaseId, def->extension, def->id};
+
+	shmem_release(RELEASE_MODEL, &key);
+	shmem_open_model(h, def);
+}
+
+/* Rows fetched at once by a rebuild. */
+#define REBUILD_FETCH 64
+
+/*
+ * Rebuilds model_id's memory from the replicated tables, in the caller's
+ * transaction: every part of the latest incarnation in round order, then
+ * the dense weights; then it is ready.  Returns whether the model exists.
+ */
+bool
+replica_rebuild(int64 model_id)
+{
+	ModelDef	def;
+	ModelHandle h;
+	InternalQuery q;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(model_id), 0};
+	bool		isnull;
+	TimestampTz incarnation = 0;
+	Portal		portal;
+	uint64		keys = 0;
+
+	if (!catalog_model_exists(model_id))
+		return false;
+	catalog_lookup_id(model_id, &def);
+	internal_begin(&q);
+	/* What the apply worker commits from now on waits for this transaction, and comes after it. */
+	internal_run("LOCK TABLE monolith.sync_batches, monolith.sync_dense IN SHARE MODE",
+				 0, NULL, NULL, false, SPI_OK_UTILITY);
+	shmem_open_model(&h, &def);
+	replica_reset(&h, &def);
+	internal_run("SELECT max(incarnation) FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1",
+				 1, types, values, true, SPI_OK_SELECT);
+	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		incarnation = DatumGetTimestampTz(values[1]);
+		portal = SPI_cursor_open_with_args(NULL,
+										   "SELECT round, data, shipped_at FROM monolith.sync_batches "
+										   "WHERE model_id OPERATOR(pg_catalog.=) $1 AND incarnation OPERATOR(pg_catalog.=) $2 "
+										   "ORDER BY round, part",
+										   2, types, values, NULL, true, 0);
+		for (;;)
+		{
+			SPI_cursor_fetch(portal, true, REBUILD_FETCH);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				HeapTuple	t = SPI_tuptable->vals[i];
+				uint32		round = (uint32) DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+				bytea	   *data = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+				TimestampTz shipped_at = DatumGetTimestampTz(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+
+				if (apply_part(&h, round, data, &keys))
+					shmem_replica_applied(&h, false, keys, shipped_at);
+				else
+					reject_part(&h, model_id, round);
+			}
+			SPI_freetuptable(SPI_tuptable);
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_cursor_close(portal);
+	}
+	internal_run("SELECT incarnation, round, data, shipped_at FROM monolith.sync_dense WHERE model_id OPERATOR(pg_catalog.=) $1",
+				 1, types, values, true, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TimestampTz dense_incarnation = DatumGetTimestampTz(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (dense_incarnation >= incarnation)
+		{
+			incarnation = dense_incarnation;
+			if (apply_part(&h, (uint32) DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull)),
+						   DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull)), &keys))
+				shmem_replica_applied(&h, false, 0,
+									  DatumGetTimestampTz(SPI_getbinval(t, SPI_tuptable->tupdesc, 4, &isnull)));
+			else
+				reject_part(&h, model_id, 0);
+		}
+	}
+	internal_end(&q);
+	shmem_replica_set(&h, incarnation, true);
+	return true;
+}
+
+/* The installation's models whose memory here is not ready, at most max of them. */
+int
+replica_models_to_rebuild(int64 *ids, int max)
+{
+	InternalQuery q;
+	int			n = 0;
+
+	internal_begin(&q);
+	internal_run("SELECT id FROM monolith.model_definitions ORDER BY id", 0, NULL, NULL, true, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed && n < max; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!shmem_model_ready(q.scope.extension, id))
+			ids[n++] = id;
+	}
+	internal_end(&q);
+	return n;
+}
+
+/*
+ * monolith.replica_stats(): a row for every live model of the installation
+ * that the current user may use, with what this replica holds of it.
+ */
+Datum
+monolith_replica_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ModelStats *stats;
+	int			n;
+	TimestampTz now = GetCurrentTimestamp();
+
+	shmem_require();
+	InitMaterializedSRF(fcinfo, 0);
+	n = visible_live_stats(&stats);
+	for (int i = 0; i < n; i++)
+	{
+		ModelStats *st = &stats[i];
+		Datum		values[6];
+		bool		nulls[6] = {false};
+
+		values[0] = Int64GetDatum(st->model_id);
+		values[1] = BoolGetDatum(st->replica_ready);
+		values[2] = TimestampTzGetDatum(st->replica_incarnation);
+		nulls[2] = st->replica_incarnation == 0;
+		values[3] = Int64GetDatum((int64) st->replica_keys);
+		values[4] = Int64GetDatum((int64) st->replica_rejected);
+		values[5] = interval_of(now - st->replica_shipped_at);
+		nulls[5] = st->replica_shipped_at == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,416 @@
+/*
+ * sync.c
+ *		The trainer's side of the parameter sync: the database's worker ships
+ *		each live model's rounds of changes into monolith.sync_batches and
+ *		its dense weights into monolith.sync_dense, which a publication
+ *		carries to replicas (replica.c applies them).
+ *
+ * A round is cut, collected and written in one transaction of the worker,
+ * removals first, then values, in parts of at most PART_BYTES; it is
+ * released, and the next round cut, in the worker's next transaction for
+ * the model once this one has committed.  A worker that stops between the
+ * two leaves the round cut: the next one ships it again, deleting the rows
+ * it finds of it first, so a round's rows are always of one collection.
+ * A round whose removal log overflowed (it could not grow at the memory
+ * cap) ships every key and then a purge, which removes on replicas what
+ * that round and later ones did not ship.  The first round of a model's
+ * state (its incarnation: the state made again after a restart is a new
+ * one) deletes the rows of earlier incarnations, and ships the dense
+ * weights, which then go every monolith.dense_sync_interval.
+ *
+ * Rounds and their rows are versioned by (incarnation, round).  Which
+ * rounds a worker committed is its own memory (committed below): after a
+ * restart it ships the round it finds cut again, which is harmless.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "lifecycle.h"
+#include "model_sync.h"
+#include "privileges.h"
+#include "shmem.h"
+#include "sync.h"
+#include "sync_format.h"
+
+PG_FUNCTION_INFO_V1(monolith_sync_stats);
+
+int			monolith_sync_interval_ms = 100;
+int			monolith_dense_sync_interval_ms = 10000;
+
+/* Bytes of one part's data at most (a part holds one key at least). */
+#define PART_BYTES (64 * 1024)
+
+/* What this worker knows of a model's sync. */
+typedef struct ModelSync
+{
+	int64		model_id;
+	TimestampTz incarnation;
+	uint32		committed;		/* the last round whose rows committed, or 0 */
+	uint32		shipping;		/* the round the transaction under way writes, or 0 */
+	TimestampTz dense_at;		/* when its dense weights last committed, or 0 */
+	bool		dense_shipping;
+} ModelSync;
+
+static ModelSync *syncs = NULL;
+static int	n_syncs = 0;
+
+/* This worker's record of a model, made if it has none. */
+static ModelSync *
+sync_of(int64 model_id)
+{
+	for (int i = 0; i < n_syncs; i++)
+		if (syncs[i].model_id == model_id)
+			return &syncs[i];
+	syncs = syncs == NULL ? MemoryContextAlloc(TopMemoryContext, sizeof(ModelSync)) :
+		repalloc(syncs, sizeof(ModelSync) * (n_syncs + 1));
+	memset(&syncs[n_syncs], 0, sizeof(ModelSync));
+	syncs[n_syncs].model_id = model_id;
+	return &syncs[n_syncs++];
+}
+
+/* The rows a round writes, through one prepared insert. */
+typedef struct RoundWriter
+{
+	int64		model_id;
+	TimestampTz incarnation;
+	uint32		round;
+	int32		part;
+	TimestampTz shipped_at;
+	SPIPlanPtr	insert;
+	uint64		keys;
+	uint64		bytes;
+} RoundWriter;
+
+static void
+writer_init(RoundWriter *w, int64 model_id, TimestampTz incarnation, uint32 round)
+{
+	Oid			types[6] = {INT8OID, TIMESTAMPTZOID, INT8OID, INT4OID, TIMESTAMPTZOID, BYTEAOID};
+
+	memset(w, 0, sizeof(*w));
+	w->model_id = model_id;
+	w->incarnation = incarnation;
+	w->round = round;
+	w->shipped_at = GetCurrentTimestamp();
+	w->insert = SPI_prepare("INSERT INTO monolith.sync_batches (model_id, incarnation, round, part, shipped_at, data) "
+							"VALUES ($1, $2, $3, $4, $5, $6)", 6, types);
+	if (w->insert == NULL)
+		elog(ERROR, "could not prepare the sync's insert: %s", SPI_result_code_string(SPI_result));
+}
+
+/* Writes one part of the round. */
+static void
+writer_put(RoundWriter *w, SyncPartKind kind, uint32 n, const uint64 *keys, const float *floats,
+		   uint32 floats_per_key)
+{
+	size_t		bytes = sync_part_bytes(kind, n, floats_per_key);
+	bytea	   *data = palloc(VARHDRSZ + bytes);
+	Datum		values[6];
+
+	SET_VARSIZE(data, VARHDRSZ + bytes);
+	sync_encode((unsigned char *) VARDATA(data), kind, n, floats_per_key, keys, floats);
+	values[0] = Int64GetDatum(w->model_id);
+	values[1] = TimestampTzGetDatum(w->incarnation);
+	values[2] = Int64GetDatum((int64) w->round);
+	values[3] = Int32GetDatum(w->part++);
+	values[4] = TimestampTzGetDatum(w->shipped_at);
+	values[5] = PointerGetDatum(data);
+	if (SPI_execute_plan(w->insert, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "the sync's insert failed");
+	w->keys += kind == SYNC_VALUES ? n : 0;
+	w->bytes += bytes;
+	pfree(data);
+}
+
+/* Keys of a part of values, and of removals, for this model. */
+static uint32
+keys_per_part(uint32 floats_per_key)
+{
+	return Max(1, (PART_BYTES - SYNC_HEADER_BYTES) / (8 + 4 * floats_per_key));
+}
+
+/* Ships the keys a collector gives, part by part: the round's changes, or every key. */
+static void
+ship_values(RoundWriter *w, ModelHandle *h, bool every_key)
+{
+	uint32		floats_per_key = model_serving_floats(h->model);
+	uint32		per_part = keys_per_part(floats_per_key);
+	uint64	   *keys = palloc(sizeof(uint64) * per_part);
+	float	   *params = palloc(sizeof(float) * per_part * floats_per_key);
+	uint32		cursor = 0;
+	bool		more = true;
+
+	while (more)
+	{
+		uint32		n = 0;
+
+		/* Fill a part: a piece may find fewer changed keys than it looked at. */
+		while (more && n < per_part)
+			n += (every_key ? model_collect_all : model_collect_changes)
+				(h->model, &h->env, &cursor, per_part - n, keys + n, params + (size_t) n * floats_per_key, &more);
+		if (n > 0)
+			writer_put(w, SYNC_VALUES, n, keys, params, floats_per_key);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(keys);
+	pfree(params);
+}
+
+/* Ships the round's removals, part by part. */
+static void
+ship_removals(RoundWriter *w, ModelHandle *h)
+{
+	uint32		per_part = keys_per_part(0);
+	uint64	   *keys = palloc(sizeof(uint64) * per_part);
+	uint32		n;
+
+	for (uint32 from = 0; (n = model_removed_keys(h->model, &h->env, from, per_part, keys)) > 0; from += n)
+		writer_put(w, SYNC_REMOVALS, n, keys, NULL, 0);
+	pfree(keys);
+}
+
+/* Upserts the model's dense weights: the bias, the numeric weights and the tower. */
+static void
+ship_dense(ModelHandle *h, int64 model_id, TimestampTz incarnation, uint32 round)
+{
+	uint32		n_floats = model_serving_dense_floats(h->model);
+	float	   *params = palloc(sizeof(float) * n_floats);
+	size_t		bytes = sync_part_bytes(SYNC_DENSE, 0, n_floats);
+	bytea	   *data = palloc(VARHDRSZ + bytes);
+	Oid			types[5] = {INT8OID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID, BYTEAOID};
+	Datum		values[5];
+
+	model_export_dense(h->model, &h->env, params);
+	SET_VARSIZE(data, VARHDRSZ + bytes);
+	sync_encode((unsigned char *) VARDATA(data), SYNC_DENSE, 0, n_floats, NULL, params);
+	values[0] = Int64GetDatum(model_id);
+	values[1] = TimestampTzGetDatum(incarnation);
+	values[2] = Int64GetDatum((int64) round);
+	values[3] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[4] = PointerGetDatum(data);
+	internal_run("INSERT INTO monolith.sync_dense AS d (model_id, incarnation, round, shipped_at, data) "
+				 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model_id) DO UPDATE "
+				 "SET incarnation = EXCLUDED.incarnation, round = EXCLUDED.round, "
+				 "shipped_at = EXCLUDED.shipped_at, data = EXCLUDED.data",
+				 5, types, values, false, SPI_OK_INSERT);
+	pfree(params);
+	pfree(data);
+}
+
+/* Deletes rows of the model's round (shipped before, perhaps in part), or of earlier incarnations. */
+static void
+delete_rows(int64 model_id, TimestampTz incarnation, uint32 round, bool earlier_incarnations)
+{
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, INT8OID};
+	Datum		values[3] = {Int64GetDatum(model_id), TimestampTzGetDatum(incarnation),
+	Int64GetDatum((int64) round)};
+
+	if (earlier_incarnations)
+		internal_run("DELETE FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1 "
+					 "AND incarnation OPERATOR(pg_catalog.<>) $2", 2, types, values, false, SPI_OK_DELETE);
+	else
+		internal_run("DELETE FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1 "
+					 "AND incarnation OPERATOR(pg_catalog.=) $2 AND round OPERATOR(pg_catalog.=) $3",
+					 3, types, values, false, SPI_OK_DELETE);
+}
+
+/*
+ * Ships what model_id's round needs to, in the caller's transaction (see the
+ * top of the file); returns whether it shipped anything.  The model must
+ * have a live state.
+ */
+bool
+sync_ship_model(int64 model_id)
+{
+	ModelSync  *s = sync_of(model_id);
+	ModelDef	def;
+	ModelHandle h;
+	CuckooRound round;
+	InternalQuery q;
+	RoundWriter w;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		first;
+	bool		dense_due;
+	bool		pending;
+
+	catalog_lookup_id(model_id, &def);
+	shmem_open_model(&h, &def);
+	if (s->incarnation != shmem_incarnation(&h))
+		*s = (ModelSync) {model_id, shmem_incarnation(&h)};
+	first = s->committed == 0;
+	dense_due = first || s->dense_at == 0 ||
+		TimestampDifferenceExceeds(s->dense_at, now, monolith_dense_sync_interval_ms);
+	s->shipping = 0;
+	s->dense_shipping = false;
+
+	/* The round this worker shipped last has committed: it goes, and the next may be cut. */
+	pending = model_cut_round(h.model, &h.env, &round);
+	if (pending && round.round == s->committed)
+	{
+		model_release_changes(h.model, &h.env);
+		pending = false;
+	}
+	if (!pending && !first && model_changes_waiting(h.model) == 0)
+	{
+		if (!dense_due)
+			return false;
+		internal_begin(&q);
+		ship_dense(&h, model_id, s->incarnation, s->committed);
+		internal_end(&q);
+		s->dense_shipping = true;
+		shmem_sync_shipped(&h, true, 0, 0);
+		return true;
+	}
+	if (!pending)
+	{
+		model_cut_changes(h.model, &h.env);
+		shmem_sync_cut(&h);
+		if (!model_cut_round(h.model, &h.env, &round))
+			elog(ERROR, "a round of changes was cut and then was not");
+	}
+
+	internal_begin(&q);
+	delete_rows(model_id, s->incarnation, round.round, false);
+	if (first)
+		delete_rows(model_id, s->incarnation, round.round, true);
+	writer_init(&w, model_id, s->incarnation, round.round);
+	ship_removals(&w, &h);
+	ship_values(&w, &h, false);
+	if (round.removals_lost)
+	{
+		ship_values(&w, &h, true);
+		writer_put(&w, SYNC_PURGE, 0, NULL, NULL, 0);
+	}
+	if (dense_due)
+		ship_dense(&h, model_id, s->incarnation, round.round);
+	internal_end(&q);
+
+	s->shipping = round.round;
+	s->dense_shipping = dense_due;
+	shmem_sync_shipped(&h, false, w.keys, w.bytes);
+	if (dense_due)
+		shmem_sync_shipped(&h, true, 0, 0);
+	return true;
+}
+
+/* After sync_ship_model's transaction: what it shipped committed, or not. */
+void
+sync_after_transaction(int64 model_id, bool committed)
+{
+	ModelSync  *s = sync_of(model_id);
+
+	if (committed && s->shipping != 0)
+		s->committed = s->shipping;
+	if (committed && s->dense_shipping)
+		s->dense_at = GetCurrentTimestamp();
+	s->shipping = 0;
+	s->dense_shipping = false;
+}
+
+/* Deletes the rows of models dropped since; runs when definitions have changed. */
+void
+sync_forget_dropped(void)
+{
+	InternalQuery q;
+
+	internal_begin(&q);
+	internal_run("DELETE FROM monolith.sync_batches b WHERE NOT EXISTS "
+				 "(SELECT FROM monolith.model_definitions d WHERE d.id OPERATOR(pg_catalog.=) b.model_id)",
+				 0, NULL, NULL, false, SPI_OK_DELETE);
+	internal_run("DELETE FROM monolith.sync_dense b WHERE NOT EXISTS "
+				 "(SELECT FROM monolith.model_definitions d WHERE d.id OPERATOR(pg_catalog.=) b.model_id)",
+				 0, NULL, NULL, false, SPI_OK_DELETE);
+	internal_end(&q);
+}
+
+/* Whether this installation has the sync's tables (0.6.0 and later). */
+bool
+sync_installed(void)
+{
+	CatalogScope scope;
+
+	if (!catalog_has_owners())
+		return false;
+	catalog_scope(&scope);
+	return OidIsValid(get_relname_relid("sync_batches", get_rel_namespace(scope.definitions)));
+}
+
+/* Interval of a TimestampTz difference in microseconds. */
+Datum
+interval_of(int64 usecs)
+{
+	Interval   *i = palloc0(sizeof(Interval));
+
+	i->time = usecs;
+	return IntervalPGetDatum(i);
+}
+
+/* The figures of the installation's live models that the current user may use; returns how many. */
+int
+visible_live_stats(ModelStats **out)
+{
+	Oid			extension;
+	ModelGrants *grants;
+	ModelStats *stats;
+	int			n_models;
+	int			n_live;
+	int			n = 0;
+
+	n_models = catalog_all_grants(&grants, &extension);
+	stats = palloc(sizeof(ModelStats) * monolith_max_models);
+	n_live = shmem_collect_stats(extension, stats, monolith_max_models);
+	for (int m = 0; m < n_models; m++)
+		for (int i = 0; i < n_live; i++)
+			if (stats[i].model_id == grants[m].id &&
+				model_visible(GetUserId(), grants[m].owner, grants[m].acl))
+				stats[n++] = stats[i];
+	*out = stats;
+	return n;
+}
+
+/*
+ * monolith.sync_stats(): a row for every live model of the installation
+ * that the current user may use, with what the sync has shipped of it.
+ */
+Datum
+monolith_sync_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ModelStats *stats;
+	int			n;
+	TimestampTz now = GetCurrentTimestamp();
+
+	shmem_require();
+	InitMaterializedSRF(fcinfo, 0);
+	n = visible_live_stats(&stats);
+	for (int i = 0; i < n; i++)
+	{
+		ModelStats *st = &stats[i];
+		Datum		values[9];
+		bool		nulls[9] = {false};
+
+		values[0] = Int64GetDatum(st->model_id);
+		values[1] = TimestampTzGetDatum(st->incarnation);
+		values[2] = Int64GetDatum((int64) st->sync_rounds);
+		values[3] = Int64GetDatum((int64) st->sync_keys);
+		values[4] = Int64GetDatum((int64) st->sync_bytes);
+		values[5] = Int64GetDatum(st->keys_waiting);
+		nulls[5] = st->keys_waiting < 0;
+		values[6] = TimestampTzGetDatum(st->last_sync);
+		nulls[6] = st->last_sync == 0;
+		values[7] = TimestampTzGetDatum(st->last_dense_sync);
+		nulls[7] = st->last_dense_sync == 0;
+		/* Changes wait since the last cut, if any do. */
+		values[8] = interval_of(st->keys_waiting == 0 ? 0 : now - st->last_cut);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
