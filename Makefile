@@ -56,6 +56,10 @@ build/cuckoo_bench: bench/cuckoo_bench.cc test/heap_env.c $(CORE_SRCS) src/*.h
 	for f in $(CORE_SRCS) test/heap_env.c; do $(CC) -O2 -march=native -std=gnu11 -c $$f -o build/$$(basename $$f .c).core.o || exit 1; done
 	g++ -o $@ build/cuckoo_bench.o $(patsubst %.c,build/%.core.o,$(notdir $(CORE_SRCS) test/heap_env.c)) -lm -lpthread
 
+build/sync_drain: bench/sync_drain.c test/heap_env.c $(CORE_SRCS) src/*.h
+	@mkdir -p build
+	$(CC) -O2 -std=gnu11 -fno-math-errno -Wall -Wextra -Werror -o $@ bench/sync_drain.c test/heap_env.c $(CORE_SRCS) -lm -lpthread
+
 bench: build/cuckoo_bench
 	./build/cuckoo_bench
 
