@@ -45,4 +45,4 @@ awk '/exclusive hold of the lock of model/ { held = $(NF - 1) }
 		printf "  longest: %.2f ms, on the CPU %.2f ms of it\n", longest, longest_cpu
 		printf "  longest on the CPU: %.2f ms (of a hold of %.2f ms)\n", most_cpu, most_cpu_held
 	}
-     }' "$work/server.log"
+     }' "$work/data.log"

@@ -3,11 +3,23 @@
 # monolith.train in time order (online learning with progressive validation),
 # then prints the AUC, the training rate and a user's top recommendations; then
 # trains online from INSERTs (a trigger) and through the online joiner, whose
-# windows the background worker closes.
+# windows the background worker closes; then starts a serving replica beside
+# it, subscribed to the trainer's publication, and shows it answering as the
+# trainer does, fresh within a moment of new training.
 # Uses the MovieLens stream when it can be had, else a synthetic one.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-start_throwaway_cluster
+# A serving replica: a second cluster subscribed to the trainer's publication.
+replica_demo() {
+	replica_cluster "monolith.role = replica"
+	cluster_psql -c "SELECT monolith.create_publication()"
+	replica_psql -c "CREATE EXTENSION monolith" \
+		-c "CREATE SUBSCRIPTION demo CONNECTION 'host=$work port=$port dbname=postgres' PUBLICATION monolith"
+	cluster_psql -v trainer_port="$port" -v replica_port=$((port + 1)) -v socket="$work" -f "$MONOLITH_ROOT/scripts/demo_replica.sql"
+}
+
+start_throwaway_cluster "wal_level = logical"
 load_ratings
 cluster_psql -f "$MONOLITH_ROOT/scripts/demo.sql"
+replica_demo

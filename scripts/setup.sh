@@ -52,23 +52,38 @@ scratch_copy() {
 
 # Starts a throwaway cluster with monolith preloaded in a scratch copy ($work),
 # with any configuration lines given as arguments; stopped and removed on
-# exit.  cluster_psql runs psql against it.
+# exit.  cluster_psql runs psql against it.  replica_cluster then starts a
+# second one beside it (replica_psql), stopped with it.
 start_throwaway_cluster() {
 	work=$(scratch_copy)
 	port=${MONOLITH_PORT:-54329}
-	trap 'as_run_user pg_ctl -D "$work/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-	echo "== starting a throwaway cluster in $work/data" >&2
-	as_run_user initdb -D "$work/data" -A trust >/dev/null
-	cat >> "$work/data/postgresql.conf" <<CONF
+	trap 'stop_cluster "$work/replica"; stop_cluster "$work/data"; rm -rf "$work"' EXIT
+	init_cluster "$work/data" "$port" "$@"
+}
+stop_cluster() {
+	[ -d "$1" ] && as_run_user pg_ctl -D "$1" -m fast stop >/dev/null 2>&1 || true
+}
+# Makes and starts a cluster in directory $1 on port $2, with configuration lines $3...
+init_cluster() {
+	local dir=$1 on_port=$2
+	shift 2
+	echo "== starting a throwaway cluster in $dir" >&2
+	as_run_user initdb -D "$dir" -A trust >/dev/null
+	cat >> "$dir/postgresql.conf" <<CONF
 shared_preload_libraries = 'monolith'
 listen_addresses = ''
 unix_socket_directories = '$work'
-port = $port
+port = $on_port
 CONF
-	printf '%s\n' "$@" >> "$work/data/postgresql.conf"
-	as_run_user pg_ctl -D "$work/data" -l "$work/server.log" -w start >/dev/null
+	printf '%s\n' "$@" >> "$dir/postgresql.conf"
+	as_run_user pg_ctl -D "$dir" -l "$dir.log" -w start >/dev/null
 }
-
+replica_cluster() {
+	init_cluster "$work/replica" $((port + 1)) "$@"
+}
+replica_psql() {
+	as_run_user psql -X -q -v ON_ERROR_STOP=1 -h "$work" -p $((port + 1)) -d postgres "$@"
+}
 cluster_psql() {
 	as_run_user psql -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -d postgres "$@"
 }

@@ -16,7 +16,8 @@
  * that round and later ones did not ship.  The first round of a model's
  * state (its incarnation: the state made again after a restart is a new
  * one) deletes the rows of earlier incarnations, and ships the dense
- * weights, which then go every monolith.dense_sync_interval.
+ * weights, which then go every monolith.dense_sync_interval, or with every
+ * round where they are small (no tower): the bias moves with every step.
  *
  * Rounds and their rows are versioned by (incarnation, round).  Which
  * rounds a worker committed is its own memory (committed below): after a
@@ -48,6 +49,8 @@ int			monolith_dense_sync_interval_ms = 10000;
 
 /* Bytes of one part's data at most (a part holds one key at least). */
 #define PART_BYTES (64 * 1024)
+/* Dense weights of at most this many bytes (no tower) go with every round. */
+#define SMALL_DENSE_BYTES 4096
 
 /* What this worker knows of a model's sync. */
 typedef struct ModelSync
@@ -269,6 +272,8 @@ sync_ship_model(int64 model_id)
 		shmem_sync_shipped(&h, true, 0, 0);
 		return true;
 	}
+	/* The bias moves with every step: where it is cheap, it goes with each round. */
+	dense_due |= model_serving_dense_floats(h.model) * sizeof(float) <= SMALL_DENSE_BYTES;
 	if (!pending)
 	{
 		model_cut_changes(h.model, &h.env);
