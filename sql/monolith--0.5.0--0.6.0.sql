@@ -10,7 +10,11 @@
 -- to replicas, whose triggers write them into shared memory.  Rows are
 -- versioned by the model state's incarnation (when it was made) and the
 -- round, so that a replica never lets an older change overwrite a newer
--- one.  Written only by the worker; data is the wire format of
+-- one.  The rows of an incarnation stay about the model's size: once they
+-- hold twice as many records as it has keys, a compaction cycle ships the
+-- keys unchanged since it began and then deletes the older rounds (part -1
+-- of a round is the purge that ends a cycle begun in it, after lost
+-- removals).  Written only by the worker; data is the wire format of
 -- src/sync_format.h.
 CREATE TABLE monolith.sync_batches (
 	model_id pg_catalog.int8 NOT NULL,
@@ -18,6 +22,7 @@ CREATE TABLE monolith.sync_batches (
 	round pg_catalog.int8 NOT NULL,
 	part pg_catalog.int4 NOT NULL,
 	shipped_at pg_catalog.timestamptz NOT NULL,
+	keys pg_catalog.int4 NOT NULL,		-- keys of values or removals it holds
 	data pg_catalog.bytea NOT NULL,
 	PRIMARY KEY (model_id, incarnation, round, part)
 );

@@ -1675,19 +1675,21 @@ ck_purge_range(CuckooTable *t, const CoreEnv *env, uint32_t round, uint32_t *ref
 
 /*
  * Visits every live entry among max_refs references from *cursor (0 at
- * first) on, and moves *cursor past them; says whether any remain.  Table
+ * first) on, or with before, those whose round is before *before
+ * (serially), and moves *cursor past them; says whether any remain.  Table
  * lock held shared: as in ck_collect_changed, an entry moved between calls
  * is noted as changed in the current round.
  */
 bool
 ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor, uint32_t max_refs,
-			  CuckooVisit visit, void *arg)
+			  const uint32_t *before, CuckooVisit visit, void *arg)
 {
 	for (; *cursor + 1 < t->next_fresh && max_refs > 0; (*cursor)++, max_refs--)
 	{
 		CuckooEntry *e = entry_at(t, env, *cursor + 1);
 
-		if (__atomic_load_n(&e->meta, __ATOMIC_RELAXED) & CK_META_LIVE)
+		if ((__atomic_load_n(&e->meta, __ATOMIC_RELAXED) & CK_META_LIVE) &&
+			(before == NULL || (int32_t) (__atomic_load_n(&e->round, __ATOMIC_RELAXED) - *before) < 0))
 			visit(arg, e);
 	}
 	return *cursor + 1 < t->next_fresh;

@@ -304,7 +304,7 @@ extern void ck_release_changes(CuckooTable *t, const CoreEnv *env);
 extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
 						CuckooVisit visit, void *arg);
 extern bool ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor,
-						  uint32_t max_refs, CuckooVisit visit, void *arg);
+						  uint32_t max_refs, const uint32_t *before, CuckooVisit visit, void *arg);
 
 extern uint64_t ck_chunk_bytes(const CuckooTable *t);
 extern uint64_t ck_min_bytes(const CuckooConfig *config);

@@ -37,6 +37,7 @@
 #include "lifecycle.h"
 #include "privileges.h"
 #include "replica.h"
+#include "worker.h"
 
 PG_FUNCTION_INFO_V1(monolith_create_model);
 PG_FUNCTION_INFO_V1(monolith_drop_model);
@@ -218,7 +219,10 @@ lifecycle_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (classId == AuthIdRelationId)
 		require_no_models_of(objectId);
 	else if (classId == DatabaseRelationId)
+	{
 		pending_add(RELEASE_DATABASE, (ModelKey) {objectId, InvalidOid, 0}, true);
+		worker_stop_for_drop(objectId);
+	}
 	else if (classId == ExtensionRelationId &&
 			 objectId == get_extension_oid("monolith", true))
 	{
@@ -279,6 +283,9 @@ monolith_definitions_changed(PG_FUNCTION_ARGS)
 	{
 		key.id = row_id(trigger->tg_trigtuple, desc);
 		pending_add(RELEASE_MODEL, key, false);
+		/* A replica's worker rebuilds a model that arrives (statement triggers do not fire in the apply worker). */
+		if (monolith_role == MONOLITH_ROLE_REPLICA)
+			worker_request_at_commit();
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
 	{

@@ -94,17 +94,18 @@ model_collect_changes(Model *m, const CoreEnv *env, uint32_t *cursor, uint32_t m
 }
 
 /*
- * Collects the serving parameters of every live key, in pieces as
+ * Collects the serving parameters of every live key (with before, of those
+ * that last changed before round *before), in pieces as
  * model_collect_changes does, for a full copy of the model.
  */
 uint32_t
 model_collect_all(Model *m, const CoreEnv *env, uint32_t *cursor, uint32_t max,
-				  uint64_t *keys, float *params, bool *more)
+				  const uint32_t *before, uint64_t *keys, float *params, bool *more)
 {
 	Collected	c = {m, keys, params, 0};
 
 	env->lock(env->lock_ctx, CK_LOCK_TABLE, false);
-	*more = ck_scan_range(&m->table, env, cursor, max, collect_entry, &c);
+	*more = ck_scan_range(&m->table, env, cursor, max, before, collect_entry, &c);
 	env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 	return c.n;
 }

@@ -30,7 +30,8 @@ extern uint32_t model_removed_keys(Model *m, const CoreEnv *env, uint32_t from, 
 								   uint64_t *keys);
 extern void model_release_changes(Model *m, const CoreEnv *env);
 extern uint32_t model_collect_all(Model *m, const CoreEnv *env, uint32_t *cursor, uint32_t max,
-								  uint64_t *keys, float *params, bool *more);
+								  const uint32_t *before, uint64_t *keys, float *params,
+								  bool *more);
 extern void model_export_dense(Model *m, const CoreEnv *env, float *params);
 
 /* On a replica (see model_sync.c). */

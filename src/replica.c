@@ -167,16 +167,30 @@ monolith_apply_sync(PG_FUNCTION_ARGS)
 	incarnation = DatumGetTimestampTz(row_column(td, row, "incarnation"));
 	round = (uint32) DatumGetInt64(row_column(td, row, "round"));
 
-	/* A model whose definition has not come (or is gone) has nothing to apply to. */
+	/*
+	 * An initial copy's rows go to the rebuild of every model, once the copy
+	 * has committed: the copy may not see the definitions yet (their own
+	 * copy may commit later, and rebuilds what it brings).
+	 */
+	if (in_initial_copy())
+	{
+		CatalogScope scope;
+
+		catalog_scope(&scope);
+		shmem_replica_invalidate(scope.extension);
+		worker_request_at_commit();
+		return PointerGetDatum(NULL);
+	}
+	/* A model whose definition is gone has nothing to apply to. */
 	if (!catalog_model_exists(model_id))
 		return PointerGetDatum(NULL);
 	catalog_lookup_id(model_id, &def);
 	shmem_open_model(&h, &def);
-	if (in_initial_copy() || !shmem_replica_state(&h, &held))
+	if (!shmem_replica_state(&h, &held))
 	{
-		/* The rebuild reads it from the table. */
+		/* The rebuild reads it from the table, once this transaction has committed. */
 		shmem_replica_set(&h, held, false);
-		worker_request(MyDatabaseId);
+		worker_request_at_commit();
 		return PointerGetDatum(NULL);
 	}
 	if (incarnation < held)
@@ -229,13 +243,18 @@ replica_rebuild(int64 model_id)
 		return false;
 	catalog_lookup_id(model_id, &def);
 	internal_begin(&q);
-	/* What the apply worker commits from now on waits for this transaction, and comes after it. */
+	/*
+	 * What the apply worker commits from now on waits for this transaction,
+	 * and comes after it.  The reads below are not read-only, so that each
+	 * takes a snapshot after the lock, which sees what committed while the
+	 * lock was awaited.
+	 */
 	internal_run("LOCK TABLE monolith.sync_batches, monolith.sync_dense IN SHARE MODE",
 				 0, NULL, NULL, false, SPI_OK_UTILITY);
 	shmem_open_model(&h, &def);
 	replica_reset(&h, &def);
 	internal_run("SELECT max(incarnation) FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1",
-				 1, types, values, true, SPI_OK_SELECT);
+				 1, types, values, false, SPI_OK_SELECT);
 	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 	{
@@ -244,7 +263,7 @@ replica_rebuild(int64 model_id)
 										   "SELECT round, data, shipped_at FROM monolith.sync_batches "
 										   "WHERE model_id OPERATOR(pg_catalog.=) $1 AND incarnation OPERATOR(pg_catalog.=) $2 "
 										   "ORDER BY round, part",
-										   2, types, values, NULL, true, 0);
+										   2, types, values, NULL, false, 0);
 		for (;;)
 		{
 			SPI_cursor_fetch(portal, true, REBUILD_FETCH);
@@ -268,7 +287,7 @@ replica_rebuild(int64 model_id)
 		SPI_cursor_close(portal);
 	}
 	internal_run("SELECT incarnation, round, data, shipped_at FROM monolith.sync_dense WHERE model_id OPERATOR(pg_catalog.=) $1",
-				 1, types, values, true, SPI_OK_SELECT);
+				 1, types, values, false, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	t = SPI_tuptable->vals[0];

@@ -1198,6 +1198,23 @@ shmem_replica_set(const ModelHandle *h, TimestampTz incarnation, bool ready)
 	LWLockRelease(shared->lock);
 }
 
+/* On a replica: every model of the database's installation is to be rebuilt. */
+void
+shmem_replica_invalidate(Oid extension)
+{
+	shmem_require();
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < shared->max_models; i++)
+	{
+		ModelSlot  *slot = &shared->models[i];
+
+		if (slot->in_use && slot->key.dboid == MyDatabaseId && slot->key.extension == extension)
+			slot->replica_ready = false;
+	}
+	pg_atomic_fetch_add_u64(&shared->definitions_version, 1);
+	LWLockRelease(shared->lock);
+}
+
 /* Counts, on a replica, a part applied (keys of it, shipped when) or rejected. */
 void
 shmem_replica_applied(const ModelHandle *h, bool rejected, uint64 keys, TimestampTz shipped_at)

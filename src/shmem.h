@@ -102,6 +102,7 @@ extern void shmem_replica_set(const ModelHandle *h, TimestampTz incarnation, boo
 extern void shmem_replica_applied(const ModelHandle *h, bool rejected, uint64 keys,
 								  TimestampTz shipped_at);
 extern bool shmem_model_ready(Oid extension, int64 id);
+extern void shmem_replica_invalidate(Oid extension);
 
 /*
  * Counts commits of transactions that changed model definitions, so that a

@@ -11,9 +11,17 @@
  * the model once this one has committed.  A worker that stops between the
  * two leaves the round cut: the next one ships it again, deleting the rows
  * it finds of it first, so a round's rows are always of one collection.
- * A round whose removal log overflowed (it could not grow at the memory
- * cap) ships every key and then a purge, which removes on replicas what
- * that round and later ones did not ship.  The first round of a model's
+ *
+ * Compaction keeps the rows about the model's size.  Once the rows of an
+ * incarnation hold more than COMPACT_FACTOR records a live key (plus some
+ * slack), a cycle begins at the round being shipped: each round then also
+ * ships, from a pass over the table, the keys that have not changed since
+ * the cycle began (at least ROLL_LEAST references a round, and as many as
+ * the round's changes), and when the pass is through every live key has a
+ * row of the cycle, so the rows of rounds before it are deleted.  A round
+ * whose removal log overflowed (it could not grow at the memory cap) begins
+ * a cycle too, which ends with a purge: a replica removes what it holds of
+ * rounds before the cycle, which are the keys removed unannounced.  The first round of a model's
  * state (its incarnation: the state made again after a restart is a new
  * one) deletes the rows of earlier incarnations, and ships the dense
  * weights, which then go every monolith.dense_sync_interval, or with every
@@ -52,6 +60,22 @@ int			monolith_dense_sync_interval_ms = 10000;
 /* Dense weights of at most this many bytes (no tower) go with every round. */
 #define SMALL_DENSE_BYTES 4096
 
+/* Records (keys of values and of removals) a live key before compaction, and slack. */
+#define COMPACT_FACTOR 2
+#define COMPACT_SLACK 1024
+/* References a round of a compaction cycle passes over at least. */
+#define ROLL_LEAST 16384
+
+/* The published rows of a model's incarnation, and the compaction cycle under way. */
+typedef struct Compaction
+{
+	uint64		records;		/* keys of the rows' values and removals */
+	uint32		cycle_start;	/* the round the cycle began in; 0: none */
+	uint32		cursor;			/* how far its pass has gone */
+	uint64		records_before; /* records of the rounds before cycle_start */
+	uint32		purge_due;		/* a round that lost removals and no purge covers yet; 0: none */
+} Compaction;
+
 /* What this worker knows of a model's sync. */
 typedef struct ModelSync
 {
@@ -61,6 +85,8 @@ typedef struct ModelSync
 	uint32		shipping;		/* the round the transaction under way writes, or 0 */
 	TimestampTz dense_at;		/* when its dense weights last committed, or 0 */
 	bool		dense_shipping;
+	Compaction	compaction;		/* as of the last committed round */
+	Compaction	compacting;		/* as the transaction under way leaves it */
 } ModelSync;
 
 static ModelSync *syncs = NULL;
@@ -89,34 +115,35 @@ typedef struct RoundWriter
 	int32		part;
 	TimestampTz shipped_at;
 	SPIPlanPtr	insert;
-	uint64		keys;
+	uint64		keys;			/* of values */
+	uint64		records;		/* keys of values and removals */
 	uint64		bytes;
 } RoundWriter;
 
 static void
 writer_init(RoundWriter *w, int64 model_id, TimestampTz incarnation, uint32 round)
 {
-	Oid			types[6] = {INT8OID, TIMESTAMPTZOID, INT8OID, INT4OID, TIMESTAMPTZOID, BYTEAOID};
+	Oid			types[7] = {INT8OID, TIMESTAMPTZOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT4OID, BYTEAOID};
 
 	memset(w, 0, sizeof(*w));
 	w->model_id = model_id;
 	w->incarnation = incarnation;
 	w->round = round;
 	w->shipped_at = GetCurrentTimestamp();
-	w->insert = SPI_prepare("INSERT INTO monolith.sync_batches (model_id, incarnation, round, part, shipped_at, data) "
-							"VALUES ($1, $2, $3, $4, $5, $6)", 6, types);
+	w->insert = SPI_prepare("INSERT INTO monolith.sync_batches (model_id, incarnation, round, part, shipped_at, keys, data) "
+							"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
 	if (w->insert == NULL)
 		elog(ERROR, "could not prepare the sync's insert: %s", SPI_result_code_string(SPI_result));
 }
 
-/* Writes one part of the round. */
+/* Writes the round's next part. */
 static void
 writer_put(RoundWriter *w, SyncPartKind kind, uint32 n, const uint64 *keys, const float *floats,
 		   uint32 floats_per_key)
 {
 	size_t		bytes = sync_part_bytes(kind, n, floats_per_key);
 	bytea	   *data = palloc(VARHDRSZ + bytes);
-	Datum		values[6];
+	Datum		values[7];
 
 	SET_VARSIZE(data, VARHDRSZ + bytes);
 	sync_encode((unsigned char *) VARDATA(data), kind, n, floats_per_key, keys, floats);
@@ -125,10 +152,12 @@ writer_put(RoundWriter *w, SyncPartKind kind, uint32 n, const uint64 *keys, cons
 	values[2] = Int64GetDatum((int64) w->round);
 	values[3] = Int32GetDatum(w->part++);
 	values[4] = TimestampTzGetDatum(w->shipped_at);
-	values[5] = PointerGetDatum(data);
+	values[5] = Int32GetDatum((int32) n);
+	values[6] = PointerGetDatum(data);
 	if (SPI_execute_plan(w->insert, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "the sync's insert failed");
 	w->keys += kind == SYNC_VALUES ? n : 0;
+	w->records += n;
 	w->bytes += bytes;
 	pfree(data);
 }
@@ -140,31 +169,43 @@ keys_per_part(uint32 floats_per_key)
 	return Max(1, (PART_BYTES - SYNC_HEADER_BYTES) / (8 + 4 * floats_per_key));
 }
 
-/* Ships the keys a collector gives, part by part: the round's changes, or every key. */
-static void
-ship_values(RoundWriter *w, ModelHandle *h, bool every_key)
+/*
+ * Ships, part by part, the round's changed keys (before NULL), or the keys
+ * that have not changed since round *before, from *cursor on, looking at
+ * budget references at most; returns whether any remain.
+ */
+static bool
+ship_values(RoundWriter *w, ModelHandle *h, const uint32 *before, uint32 *cursor, uint64 budget)
 {
 	uint32		floats_per_key = model_serving_floats(h->model);
 	uint32		per_part = keys_per_part(floats_per_key);
 	uint64	   *keys = palloc(sizeof(uint64) * per_part);
 	float	   *params = palloc(sizeof(float) * per_part * floats_per_key);
-	uint32		cursor = 0;
 	bool		more = true;
 
-	while (more)
+	while (more && budget > 0)
 	{
 		uint32		n = 0;
 
-		/* Fill a part: a piece may find fewer changed keys than it looked at. */
-		while (more && n < per_part)
-			n += (every_key ? model_collect_all : model_collect_changes)
-				(h->model, &h->env, &cursor, per_part - n, keys + n, params + (size_t) n * floats_per_key, &more);
+		/* Fill a part: a piece may find fewer keys than it looked at. */
+		while (more && n < per_part && budget > 0)
+		{
+			uint32		step = (uint32) Min(per_part - n, budget);
+			uint64	   *k = keys + n;
+			float	   *p = params + (size_t) n * floats_per_key;
+
+			n += before == NULL ?
+				model_collect_changes(h->model, &h->env, cursor, step, k, p, &more) :
+				model_collect_all(h->model, &h->env, cursor, step, before, k, p, &more);
+			budget -= step;
+		}
 		if (n > 0)
 			writer_put(w, SYNC_VALUES, n, keys, params, floats_per_key);
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(keys);
 	pfree(params);
+	return more;
 }
 
 /* Ships the round's removals, part by part. */
@@ -208,21 +249,90 @@ ship_dense(ModelHandle *h, int64 model_id, TimestampTz incarnation, uint32 round
 	pfree(data);
 }
 
-/* Deletes rows of the model's round (shipped before, perhaps in part), or of earlier incarnations. */
-static void
-delete_rows(int64 model_id, TimestampTz incarnation, uint32 round, bool earlier_incarnations)
+/* Which of a model's rows delete_rows deletes. */
+typedef enum RowsToDelete
 {
+	ROWS_OF_ROUND,				/* the round's (shipped before, perhaps in part) */
+	ROWS_BEFORE_ROUND,			/* of this incarnation's rounds before it */
+	ROWS_OF_EARLIER_INCARNATIONS
+} RowsToDelete;
+
+static void
+delete_rows(int64 model_id, TimestampTz incarnation, uint32 round, RowsToDelete which)
+{
+	static const char *const conditions[] = {
+		"AND incarnation OPERATOR(pg_catalog.=) $2 AND round OPERATOR(pg_catalog.=) $3",
+		"AND incarnation OPERATOR(pg_catalog.=) $2 AND round OPERATOR(pg_catalog.<) $3",
+		"AND incarnation OPERATOR(pg_catalog.<>) $2"
+	};
 	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, INT8OID};
 	Datum		values[3] = {Int64GetDatum(model_id), TimestampTzGetDatum(incarnation),
 	Int64GetDatum((int64) round)};
 
-	if (earlier_incarnations)
-		internal_run("DELETE FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1 "
-					 "AND incarnation OPERATOR(pg_catalog.<>) $2", 2, types, values, false, SPI_OK_DELETE);
-	else
-		internal_run("DELETE FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1 "
-					 "AND incarnation OPERATOR(pg_catalog.=) $2 AND round OPERATOR(pg_catalog.=) $3",
-					 3, types, values, false, SPI_OK_DELETE);
+	internal_run(psprintf("DELETE FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1 %s",
+						  conditions[which]), 3, types, values, false, SPI_OK_DELETE);
+}
+
+/* Records of the incarnation's rows, as the table holds them. */
+static uint64
+count_records(int64 model_id, TimestampTz incarnation)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(model_id), TimestampTzGetDatum(incarnation)};
+	bool		isnull;
+	Datum		sum;
+
+	internal_run("SELECT pg_catalog.sum(keys)::pg_catalog.int8 FROM monolith.sync_batches "
+				 "WHERE model_id OPERATOR(pg_catalog.=) $1 AND incarnation OPERATOR(pg_catalog.=) $2",
+				 2, types, values, true, SPI_OK_SELECT);
+	sum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : (uint64) DatumGetInt64(sum);
+}
+
+/*
+ * The round's share of compaction (see the top of the file): begins a cycle
+ * if the rows have grown or removals were lost, ships the pass's next
+ * slice, and ends the cycle when the pass is through.
+ */
+static void
+compact(RoundWriter *w, ModelHandle *h, const CuckooRound *round, Compaction *c)
+{
+	uint64		live = __atomic_load_n(&h->model->table.live, __ATOMIC_RELAXED);
+	uint64		changes = w->records;
+
+	c->records += w->records;
+	if (round->removals_lost && c->purge_due == 0)
+		c->purge_due = round->round;
+	if (c->cycle_start == 0 &&
+		(c->records > COMPACT_FACTOR * live + COMPACT_SLACK || c->purge_due != 0))
+	{
+		c->cycle_start = round->round;
+		c->cursor = 0;
+		c->records_before = c->records - changes;
+	}
+	if (c->cycle_start == 0)
+		return;
+	w->records = 0;
+	if (ship_values(w, h, &c->cycle_start, &c->cursor, Max(ROLL_LEAST, changes)))
+	{
+		c->records += w->records;
+		return;
+	}
+	c->records += w->records;
+	/* Every live key has a row of the cycle now. */
+	delete_rows(w->model_id, w->incarnation, c->cycle_start, ROWS_BEFORE_ROUND);
+	c->records -= c->records_before;
+	if (c->purge_due != 0 && (int32) (c->purge_due - c->cycle_start) <= 0)
+	{
+		/* Part -1 of the cycle's first round: in round order, what is older goes. */
+		RoundWriter purge = *w;
+
+		purge.round = c->cycle_start;
+		purge.part = -1;
+		writer_put(&purge, SYNC_PURGE, 0, NULL, NULL, 0);
+		c->purge_due = 0;
+	}
+	c->cycle_start = 0;
 }
 
 /*
@@ -243,11 +353,13 @@ sync_ship_model(int64 model_id)
 	bool		first;
 	bool		dense_due;
 	bool		pending;
+	uint32		cursor;
 
 	catalog_lookup_id(model_id, &def);
 	shmem_open_model(&h, &def);
 	if (s->incarnation != shmem_incarnation(&h))
 		*s = (ModelSync) {model_id, shmem_incarnation(&h)};
+	/* The first round of the incarnation, or the first this worker ships of it. */
 	first = s->committed == 0;
 	dense_due = first || s->dense_at == 0 ||
 		TimestampDifferenceExceeds(s->dense_at, now, monolith_dense_sync_interval_ms);
@@ -283,17 +395,18 @@ sync_ship_model(int64 model_id)
 	}
 
 	internal_begin(&q);
-	delete_rows(model_id, s->incarnation, round.round, false);
+	delete_rows(model_id, s->incarnation, round.round, ROWS_OF_ROUND);
+	s->compacting = s->compaction;
 	if (first)
-		delete_rows(model_id, s->incarnation, round.round, true);
+	{
+		delete_rows(model_id, s->incarnation, round.round, ROWS_OF_EARLIER_INCARNATIONS);
+		s->compacting = (Compaction) {count_records(model_id, s->incarnation)};
+	}
 	writer_init(&w, model_id, s->incarnation, round.round);
 	ship_removals(&w, &h);
-	ship_values(&w, &h, false);
-	if (round.removals_lost)
-	{
-		ship_values(&w, &h, true);
-		writer_put(&w, SYNC_PURGE, 0, NULL, NULL, 0);
-	}
+	cursor = 0;
+	(void) ship_values(&w, &h, NULL, &cursor, UINT64_MAX);
+	compact(&w, &h, &round, &s->compacting);
 	if (dense_due)
 		ship_dense(&h, model_id, s->incarnation, round.round);
 	internal_end(&q);
@@ -313,7 +426,10 @@ sync_after_transaction(int64 model_id, bool committed)
 	ModelSync  *s = sync_of(model_id);
 
 	if (committed && s->shipping != 0)
+	{
 		s->committed = s->shipping;
+		s->compaction = s->compacting;
+	}
 	if (committed && s->dense_shipping)
 		s->dense_at = GetCurrentTimestamp();
 	s->shipping = 0;
@@ -364,20 +480,20 @@ visible_live_stats(ModelStats **out)
 {
 	Oid			extension;
 	ModelGrants *grants;
-	ModelStats *stats;
+	ModelStats *live;
 	int			n_models;
 	int			n_live;
 	int			n = 0;
 
 	n_models = catalog_all_grants(&grants, &extension);
-	stats = palloc(sizeof(ModelStats) * monolith_max_models);
-	n_live = shmem_collect_stats(extension, stats, monolith_max_models);
+	live = palloc(sizeof(ModelStats) * monolith_max_models);
+	*out = palloc(sizeof(ModelStats) * monolith_max_models);
+	n_live = shmem_collect_stats(extension, live, monolith_max_models);
 	for (int m = 0; m < n_models; m++)
 		for (int i = 0; i < n_live; i++)
-			if (stats[i].model_id == grants[m].id &&
+			if (live[i].model_id == grants[m].id &&
 				model_visible(GetUserId(), grants[m].owner, grants[m].acl))
-				stats[n++] = stats[i];
-	*out = stats;
+				(*out)[n++] = live[i];
 	return n;
 }
 

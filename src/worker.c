@@ -239,12 +239,21 @@ worker_request(Oid database)
 	return slot != NULL;
 }
 
-/* Whether this transaction made a joiner, so that the database needs its worker. */
+/* Whether this transaction made what the database needs its worker for. */
 static bool wake_at_commit = false;
+
+/* A database whose worker this transaction stopped to drop it: asked for again if that fails. */
+static Oid	stopped_for_drop = InvalidOid;
 
 static void
 worker_xact_callback(XactEvent event, void *arg)
 {
+	if (OidIsValid(stopped_for_drop) && (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT))
+	{
+		if (event == XACT_EVENT_ABORT)
+			(void) worker_request(stopped_for_drop);
+		stopped_for_drop = InvalidOid;
+	}
 	if (!wake_at_commit)
 		return;
 	if (event == XACT_EVENT_COMMIT && !worker_request(MyDatabaseId))
@@ -258,9 +267,42 @@ worker_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * monolith.wake_worker(): the trigger on monolith.joiners that asks for the
- * database's worker when a joiner is made, or restored, and its
- * transaction commits.
+ * Before DROP DATABASE counts the database's other sessions: ends its
+ * worker (SIGTERM), which would keep it from being dropped, and frees its
+ * slot so that the launcher starts no other.
+ */
+void
+worker_stop_for_drop(Oid database)
+{
+	pid_t		pid = 0;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < shared->n_slots; i++)
+		if (shared->slots[i].database == database)
+		{
+			pid = shared->slots[i].worker_pid;
+			shared->slots[i].database = InvalidOid;
+			shared->slots[i].wanted = false;
+		}
+	SpinLockRelease(&shared->mutex);
+	if (pid != 0)
+		kill(pid, SIGTERM);
+	stopped_for_drop = database;
+}
+
+/* Asks for the database's worker when the current transaction commits. */
+void
+worker_request_at_commit(void)
+{
+	wake_at_commit = true;
+}
+
+/*
+ * monolith.wake_worker(): the trigger on monolith.joiners and
+ * monolith.model_definitions that asks for the database's worker when a
+ * joiner or a model is made, or restored, and its transaction commits.
  */
 Datum
 monolith_wake_worker(PG_FUNCTION_ARGS)
@@ -269,7 +311,7 @@ monolith_wake_worker(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("monolith.wake_worker must be called as a trigger")));
-	wake_at_commit = true;
+	worker_request_at_commit();
 	return PointerGetDatum(NULL);
 }
 
@@ -789,15 +831,13 @@ start_workers(LaunchedWorker *launched)
 		{
 			pfree(l->handle);
 			l->handle = NULL;
-			/*
-			 * A worker that leaves its slot wanted did not finish its work;
-			 * one that finished it left the slot, which a new request took.
-			 */
-			l->retry_at = fresh ? 0 : TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
+			/* A worker that leaves its slot wanted did not finish its work. */
+			l->retry_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_DELAY_MS);
 		}
 		if (l->handle != NULL || !wanted || other_worker)
 			continue;
-		if (l->database != database)
+		/* A database asked for anew since its last worker ended its work waits for nothing. */
+		if (l->database != database || fresh)
 			l->retry_at = 0;
 		l->database = database;
 		if (now < l->retry_at)

@@ -14,5 +14,7 @@ extern int	monolith_joiner_naptime_ms;
 extern void worker_install_hooks(void);
 extern void worker_register_launcher(void);
 extern bool worker_request(Oid database);
+extern void worker_request_at_commit(void);
+extern void worker_stop_for_drop(Oid database);
 
 #endif							/* MONOLITH_WORKER_H */

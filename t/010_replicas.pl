@@ -70,9 +70,23 @@ sub scores_follow
 {
 	my ($node) = @_;
 	my $want = $trainer->safe_psql('postgres', $grid);
-	return $node->poll_query_until('postgres', qq{
+	my $ok = $node->poll_query_until('postgres', qq{
 		SELECT coalesce((SELECT bool_and(ready) AND count(*) = 2 FROM monolith.replica_status), false)
 		   AND ($grid) = '$want'});
+	if (!$ok)
+	{
+		my $got = $node->safe_psql('postgres', $grid);
+		my @w = split /,/, $want;
+		my @g = split /,/, $got;
+		my @diff = grep { $w[$_] ne ($g[$_] // '') } 0 .. $#w;
+		diag("replica differs at " . scalar(@diff) . " of " . scalar(@w) . " pairs, first: trainer $w[$diff[0]], replica $g[$diff[0]]") if @diff;
+		diag($node->safe_psql('postgres', 'SELECT * FROM monolith.replica_status'));
+		diag($node->safe_psql('postgres', 'SELECT id, name FROM monolith.model_definitions'));
+		diag($node->safe_psql('postgres', 'SELECT model_id, count(*), sum(keys), min(round), max(round) FROM monolith.sync_batches GROUP BY 1'));
+		diag($trainer->safe_psql('postgres', 'SELECT model_id, count(*), sum(keys), min(round), max(round) FROM monolith.sync_batches GROUP BY 1'));
+		diag($node->safe_psql('postgres', q{SELECT pid, backend_type, state FROM pg_stat_activity WHERE backend_type LIKE 'monolith%'}));
+	}
+	return $ok;
 }
 
 ok(scores_follow($early), 'the replica subscribed before training scores as the trainer does');
@@ -106,6 +120,29 @@ ok( $early->poll_query_until('postgres',
 	'the expired keys vanish on the replica');
 train(5001, 8000);
 ok(scores_follow($early), 'and what is trained after comes back');
+
+# Compaction: rounds that retrain the same keys add rows, until a cycle
+# ships the unchanged keys again and deletes the older rounds.
+$trainer->safe_psql('postgres', q{
+	DO $$
+	BEGIN
+		FOR r IN 1..40 LOOP
+			PERFORM monolith.train('fm', (n % 2) = 0, n % 97, (n * 7) % 89) FROM generate_series(1, 300) n;
+			COMMIT;
+			PERFORM pg_sleep(0.06);
+		END LOOP;
+	END
+	$$});
+my $rows = q{
+	SELECT pg_catalog.sum(b.keys) AS records, pg_catalog.min(b.round) AS oldest, pg_catalog.max(b.round) AS newest,
+	       (SELECT ids FROM monolith.models WHERE name = 'fm') AS ids
+	  FROM monolith.sync_batches b JOIN monolith.model_definitions d ON d.id = b.model_id
+	 WHERE d.name = 'fm'};
+my ($records, $oldest, $newest, $fm_ids) = split /\|/, $trainer->safe_psql('postgres', $rows);
+ok($oldest > 1, "old rounds were deleted (rounds $oldest to $newest kept)");
+ok($records <= 2 * $fm_ids + 1024 + 3 * $fm_ids,
+	"the rows hold $records records for $fm_ids keys");
+ok(scores_follow($early), 'the replica still scores as the trainer does');
 
 # A replica that subscribes after training has the trainer's full state.
 my $late = new_node('late', 'replica');

@@ -1320,7 +1320,7 @@ ship_to_replica(Model *m, const CoreEnv *env, Model *replica, const CoreEnv *rep
 	}
 	for (cursor = 0, more = round.removals_lost; more;)
 	{
-		n = model_collect_all(m, env, &cursor, 64, keys, params, &more);
+		n = model_collect_all(m, env, &cursor, 64, NULL, keys, params, &more);
 		ship_part(replica, replica_env, round.round, SYNC_VALUES, n, keys, params, 1 + DIM);
 	}
 	if (round.removals_lost)
