@@ -206,8 +206,11 @@ $node->poll_query_until('postgres',
 	qq{SELECT state = 'active' AND query LIKE 'COMMIT%' FROM pg_stat_activity WHERE pid = $pid})
   or die 'the big transaction did not reach its commit';
 kill 'KILL', $pid;
-# psql ends when its server goes; feeding it what is left may hit a closed pipe.
+# psql ends when its server goes: what is left of its input is not fed to it
+# (a closed pipe), and the harness is reaped inside eval, now and not at exit.
+$big->{in} = '';
 eval { $big->{h}->finish };
+eval { $big->{h}->kill_kill };
 $node->poll_query_until('postgres', 'SELECT 1', '1') or die 'server did not come back';
 ok($node->log_contains(qr/terminated by signal 9/), 'the server saw the backend killed');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM monolith.models WHERE name = 'online'}), '1',
