@@ -351,6 +351,27 @@ ck_init(CuckooTable *t, const CoreEnv *env, const CuckooConfig *config)
 	return true;
 }
 
+/*
+ * Frees the logs of changes that hold no note and no round cut is using
+ * (under memory pressure: ck_shrink); one that the round under way then
+ * needs overflows at once, and the round is scanned.  Logs grow back when
+ * their rounds are released.  Table lock exclusive.
+ */
+static void
+free_idle_log(CuckooTable *t, const CoreEnv *env)
+{
+	for (int i = 0; i < 2; i++)
+	{
+		CuckooChanges *c = &t->changes[i];
+
+		if ((t->cutting && i == (int) (t->cut & 1)) || c->changed_n != 0)
+			continue;
+		table_free(t, env, c->changed, (size_t) c->changed_room * sizeof(uint32_t));
+		c->changed = 0;
+		c->changed_room = 0;
+	}
+}
+
 /* Frees the memory taken ahead for growth (see ck_prepare_growth). */
 static void
 free_spares(CuckooTable *t, const CoreEnv *env)
@@ -1533,6 +1554,7 @@ ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_work)
 	uint64_t	before = t->bytes;
 
 	free_spares(t, env);
+	free_idle_log(t, env);
 	while (before - t->bytes < bytes && max_work > 0 && t->n_chunks > 0)
 	{
 		if (!t->giving_back)
