@@ -152,3 +152,10 @@ DROP TABLE roles, calls;
 REVOKE USAGE ON SCHEMA monolith FROM regress_owner, regress_owners_member, regress_scorer,
        regress_trainer, regress_stranger;
 DROP ROLE regress_owners_member, regress_owner, regress_scorer, regress_trainer, regress_stranger;
+
+-- the replica's trigger writes parameters only from the extension's own sync tables
+CREATE TABLE fake_sync (model_id int8, incarnation timestamptz, round int8, part int4,
+                        shipped_at timestamptz, keys int4, data bytea);
+CREATE TRIGGER fake AFTER INSERT ON fake_sync FOR EACH ROW EXECUTE FUNCTION monolith.apply_sync();
+INSERT INTO fake_sync VALUES (1, now(), 1, 0, now(), 0, '\x00');
+DROP TABLE fake_sync;

@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "replication/worker_internal.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -154,12 +155,21 @@ monolith_apply_sync(PG_FUNCTION_ARGS)
 	uint64		keys = 0;
 	ModelDef	def;
 	ModelHandle h;
+	CatalogScope scope;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!TRIGGER_FIRED_AFTER(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("monolith.apply_sync must be called as an AFTER INSERT OR UPDATE row trigger")));
+	/* On a table of anyone's own, it would write any model's parameters. */
+	catalog_scope(&scope);
+	if (RelationGetNamespace(td->tg_relation) != get_rel_namespace(scope.definitions) ||
+		(strcmp(RelationGetRelationName(td->tg_relation), "sync_batches") != 0 &&
+		 strcmp(RelationGetRelationName(td->tg_relation), "sync_dense") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("monolith.apply_sync runs only on monolith.sync_batches and monolith.sync_dense")));
 	if (monolith_role != MONOLITH_ROLE_REPLICA)
 		return PointerGetDatum(NULL);
 	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
