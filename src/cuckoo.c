@@ -262,7 +262,7 @@ table_free(CuckooTable *t, const CoreEnv *env, MemHandle h, size_t size)
 {
 	if (h == 0)
 		return;
-	env->free(env->mem_ctx, h);
+	env->free(env->mem_ctx, h, size);
 	__atomic_sub_fetch(&t->bytes, size, __ATOMIC_RELAXED);
 	t->frees++;
 }
@@ -867,7 +867,7 @@ offer_spare(CuckooTable *t, const CoreEnv *env, MemHandle *spare, size_t size)
 		return;
 	if (!__atomic_compare_exchange_n(spare, &none, h, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 	{
-		env->free(env->mem_ctx, h);
+		env->free(env->mem_ctx, h, size);
 		__atomic_sub_fetch(&t->bytes, size, __ATOMIC_RELAXED);
 	}
 }

@@ -27,7 +27,8 @@ typedef struct CoreEnv
 	bool		direct;
 	/* Zeroed memory of size bytes, or 0 when the memory cap forbids it. */
 	MemHandle	(*alloc) (void *mem_ctx, size_t size);
-	void		(*free) (void *mem_ctx, MemHandle handle);
+	/* Frees an allocation; size is what alloc was asked for. */
+	void		(*free) (void *mem_ctx, MemHandle handle, size_t size);
 	/* This process's address of an allocation. */
 	void	   *(*address) (void *mem_ctx, MemHandle handle);
 

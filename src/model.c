@@ -211,7 +211,7 @@ void
 model_destroy(Model *m, const CoreEnv *env)
 {
 	if (m->dense != 0)
-		env->free(env->mem_ctx, m->dense);
+		env->free(env->mem_ctx, m->dense, m->dense_bytes);
 	m->dense = 0;
 	ck_destroy(&m->table, env);
 }

@@ -36,8 +36,10 @@
  *	  memory from other models for one that is growing (see below).
  *
  * Memory under the cap.  Each live model's fair share is monolith.max_memory
- * over the number of live models, in every database.  While the area has
- * room a model may grow past its share.  When an allocation fails for a
+ * over the number of live models, in every database.  The cap bounds the
+ * bytes the models hold (MonolithShared.allocated), not only the area's
+ * segments: those mapped under a higher cap stay mapped when it is lowered.
+ * While the cap has room a model may grow past its share.  When an allocation fails for a
  * model below its share, the models above theirs give back memory (an arena
  * chunk at a time, in pieces of SHRINK_PIECE_IDS IDs moved or evicted, the
  * least recently seen, a hold each): at once, those whose locks are free; the
@@ -129,6 +131,7 @@ typedef struct MonolithShared
 	pg_atomic_uint64 releases;	/* bumped by every release, under the lock */
 	pg_atomic_uint64 definitions_version;
 	pg_atomic_uint32 memory_pressure;	/* see "Memory under the cap" */
+	pg_atomic_uint64 allocated;	/* bytes the models hold in the area, likewise */
 	int			n_live;			/* entries in use, under the registry lock */
 	int			model_lock_tranche;
 	int			dsa_tranche;
@@ -203,6 +206,7 @@ monolith_shmem_startup(void)
 		pg_atomic_init_u64(&shared->releases, 0);
 		pg_atomic_init_u64(&shared->definitions_version, 0);
 		pg_atomic_init_u32(&shared->memory_pressure, 0);
+		pg_atomic_init_u64(&shared->allocated, 0);
 		shared->n_live = 0;
 		shared->max_models = monolith_max_models;
 		shared->dsa_offset = registry_size();
@@ -322,6 +326,7 @@ fair_share(void)
 }
 
 static bool reclaim_for(uint64 own_bytes, int self, uint64 share, uint64 wanted);
+static dsa_pointer area_take(size_t size);
 
 /*
  * Memory on the DSA area for a model holding own_bytes (registry index
@@ -332,17 +337,52 @@ static bool reclaim_for(uint64 own_bytes, int self, uint64 share, uint64 wanted)
 static dsa_pointer
 area_alloc(size_t size, uint64 own_bytes, int self)
 {
-	const int	flags = DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO;
 	/* A model being made is not counted among the live ones yet. */
 	uint64		share = fair_share_of(self < 0 || !shared->models[self].in_use);
 	dsa_pointer dp;
 
 	if (pg_atomic_read_u32(&shared->memory_pressure) != 0 && own_bytes + size > share)
 		return InvalidDsaPointer;
-	dp = dsa_allocate_extended(area, size, flags);
+	dp = area_take(size);
 	if (!DsaPointerIsValid(dp) && reclaim_for(own_bytes, self, share, size))
-		dp = dsa_allocate_extended(area, size, flags);
+		dp = area_take(size);
 	return dp;
+}
+
+/* Zeroed memory of the area if the cap has room for it, counted in allocated. */
+static dsa_pointer
+area_take(size_t size)
+{
+	dsa_pointer dp = InvalidDsaPointer;
+
+	/* Counted first, so that two processes cannot both take the last room. */
+	if (pg_atomic_add_fetch_u64(&shared->allocated, size) > cap_bytes())
+	{
+		pg_atomic_sub_fetch_u64(&shared->allocated, size);
+		return InvalidDsaPointer;
+	}
+	PG_TRY();
+	{
+		dp = dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM | DSA_ALLOC_ZERO);
+	}
+	PG_CATCH();
+	{
+		/* A DSM segment that the system could not make. */
+		pg_atomic_sub_fetch_u64(&shared->allocated, size);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!DsaPointerIsValid(dp))
+		pg_atomic_sub_fetch_u64(&shared->allocated, size);
+	return dp;
+}
+
+/* Frees what area_take gave, of size bytes. */
+static void
+area_free(dsa_pointer dp, size_t size)
+{
+	dsa_free(area, dp);
+	pg_atomic_sub_fetch_u64(&shared->allocated, size);
 }
 
 /* CoreEnv memory for the model of handle ctx: a failure means "at the cap". */
@@ -355,9 +395,9 @@ dsa_env_alloc(void *ctx, size_t size)
 }
 
 static void
-dsa_env_free(void *ctx, MemHandle handle)
+dsa_env_free(void *ctx, MemHandle handle, size_t size)
 {
-	dsa_free(area, (dsa_pointer) handle);
+	area_free((dsa_pointer) handle, size);
 }
 
 static void *
@@ -704,13 +744,13 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	PG_CATCH();
 	{
 		model_destroy(h->model, &h->env);
-		dsa_free(area, dp);
+		area_free(dp, sizeof(ModelState));
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	if (!initialized)
 	{
-		dsa_free(area, dp);
+		area_free(dp, sizeof(ModelState));
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("not enough shared memory for model \"%s\"", def->name),
@@ -1017,7 +1057,7 @@ shmem_release(ReleaseScope scope, const ModelKey *key)
 		table_lock_exclusive(slot);
 		table_unlock_exclusive(slot);
 		model_destroy(h.model, &h.env);
-		dsa_free(area, slot->state);
+		area_free(slot->state, sizeof(ModelState));
 		slot->state = InvalidDsaPointer;
 
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);

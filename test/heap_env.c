@@ -29,11 +29,15 @@ heap_alloc(void *ctx, size_t size)
 
 /* Frees a block, or with keep_freed counts it freed and keeps it readable. */
 static void
-heap_release(void *ctx, MemHandle handle)
+heap_release(void *ctx, MemHandle handle, size_t size)
 {
 	HeapEnv    *h = ctx;
 	size_t	   *block = (size_t *) ((char *) (uintptr_t) handle - 16);
 	size_t	   *head = __atomic_load_n(&h->freed, __ATOMIC_RELAXED);
+
+	/* The PostgreSQL env counts the cap by the sizes given here: they must be right. */
+	if (size != block[0])
+		abort();
 
 	__atomic_sub_fetch(&h->used, block[0], __ATOMIC_RELAXED);
 	if (!h->keep_freed)
