@@ -60,8 +60,7 @@ chown -R "$RUN_USER" "$work"
 as_run_user make -s -C "$work" PG_CONFIG="$pg_config_cassert"
 as_run_user make -s -C "$work" install PG_CONFIG="$pg_config_cassert" >/dev/null
 if ! as_run_user make -C "$work" -s installcheck PG_CONFIG="$pg_config_cassert" 2>&1 | tee "$build/installcheck.log"; then
-	cat "$work/regression.diffs" 2>/dev/null || true
-	grep -h -B2 -A2 "TRAP\|PANIC\|terminated by signal" "$work"/log/*.log "$work"/tmp_check/log/*.log 2>/dev/null || true
+	show_failures "$work" "$build/installcheck.log"
 	exit 1
 fi
 regress=$(grep -Eo 'All [0-9]+ tests passed' "$build/installcheck.log" | grep -Eo '[0-9]+' || echo 0)

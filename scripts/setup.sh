@@ -51,13 +51,15 @@ scratch_copy() {
 }
 
 # Starts a throwaway cluster with monolith preloaded in a scratch copy ($work),
-# with any configuration lines given as arguments; stopped and removed on
-# exit.  cluster_psql runs psql against it.  replica_cluster then starts a
-# second one beside it (replica_psql), stopped with it.
+# with any configuration lines given as arguments; it and every cluster
+# started beside it are stopped and removed on exit.  cluster_psql runs psql
+# against it.  replica_cluster then starts a second one beside it
+# (replica_psql); extra_cluster N more, on port + N (psql_on_port).
 start_throwaway_cluster() {
 	work=$(scratch_copy)
 	port=${MONOLITH_PORT:-54329}
-	trap 'stop_cluster "$work/replica"; stop_cluster "$work/data"; rm -rf "$work"' EXIT
+	started_clusters=()
+	trap 'for dir in "${started_clusters[@]}"; do stop_cluster "$dir"; done; rm -rf "$work"' EXIT
 	init_cluster "$work/data" "$port" "$@"
 }
 stop_cluster() {
@@ -68,6 +70,7 @@ init_cluster() {
 	local dir=$1 on_port=$2
 	shift 2
 	echo "== starting a throwaway cluster in $dir" >&2
+	started_clusters=("$dir" "${started_clusters[@]}")
 	as_run_user initdb -D "$dir" -A trust >/dev/null
 	cat >> "$dir/postgresql.conf" <<CONF
 shared_preload_libraries = 'monolith'
@@ -79,13 +82,37 @@ CONF
 	as_run_user pg_ctl -D "$dir" -l "$dir.log" -w start >/dev/null
 }
 replica_cluster() {
-	init_cluster "$work/replica" $((port + 1)) "$@"
+	extra_cluster 1 "$@"
+}
+# Cluster number $1 beside the first, in $work/replica (1) or $work/replicaN.
+extra_cluster() {
+	local n=$1
+	shift
+	init_cluster "$work/replica$([ "$n" -eq 1 ] || echo "$n")" $((port + n)) "$@"
+}
+psql_on_port() {
+	local on_port=$1
+	shift
+	as_run_user psql -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$on_port" -d postgres "$@"
 }
 replica_psql() {
-	as_run_user psql -X -q -v ON_ERROR_STOP=1 -h "$work" -p $((port + 1)) -d postgres "$@"
+	psql_on_port $((port + 1)) "$@"
 }
 cluster_psql() {
-	as_run_user psql -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -d postgres "$@"
+	psql_on_port "$port" "$@"
+}
+
+# What a failed `make installcheck` in tree $1 (its output in $2) left:
+# pg_regress's diffs, assertion failures and crashes in the server logs,
+# and the end of each failed TAP test's own log (prove shows only its verdict).
+show_failures() {
+	local tree=$1 output=$2 test
+	cat "$tree/regression.diffs" 2>/dev/null || true
+	grep -h -B2 -A2 "TRAP\|PANIC\|terminated by signal" "$tree"/log/*.log "$tree"/tmp_check/log/*.log 2>/dev/null || true
+	for test in $(sed -n 's|^t/\([0-9A-Za-z_]*\)\.pl *(Wstat.*|\1|p' "$output" | sort -u); do
+		echo "== the end of $tree/tmp_check/log/regress_log_$test" >&2
+		tail -40 "$tree/tmp_check/log/regress_log_$test" 2>/dev/null || true
+	done
 }
 
 # Loads ratings(user_id, movie_id, rating, ts, title, year, genres): the

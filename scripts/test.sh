@@ -13,7 +13,7 @@ echo "== pg_regress and TAP tests" >&2
 work=$(scratch_copy)
 trap 'rm -rf "$work"' EXIT
 if ! as_run_user make -C "$work" -s installcheck PG_CONFIG="$PG_BIN/pg_config" 2>&1 | tee "$work/installcheck.log"; then
-	cat "$work/regression.diffs" 2>/dev/null || true
+	show_failures "$work" "$work/installcheck.log"
 	exit 1
 fi
 regress_passed=$(grep -Eo 'All [0-9]+ tests passed' "$work/installcheck.log" | grep -Eo '[0-9]+' || echo 0)
