@@ -1630,15 +1630,15 @@ ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key)
 }
 
 /*
- * Removes the entries last seen before cutoff among max_refs references from
+ * Removes the entries that doomed says are among max_refs references from
  * *ref on, and moves *ref past them (to 0 once past the last); table lock
  * exclusive.  Only shrinking moves an entry to another reference, so a scan
  * in pieces sees every entry that lives throughout it, but for one that a
- * shrink between pieces moved below the scan, which the next expiry sees.
+ * shrink between pieces moved below the scan, which the next pass sees.
  */
 uint64_t
-ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff, uint32_t *ref,
-				uint32_t max_refs)
+ck_remove_range(CuckooTable *t, const CoreEnv *env, CuckooDoomed doomed, const void *arg,
+				uint32_t *ref, uint32_t max_refs)
 {
 	uint64_t	removed = 0;
 	uint32_t	r = *ref;
@@ -1647,7 +1647,7 @@ ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff, uint32_t *r
 	{
 		CuckooEntry *e = entry_at(t, env, r);
 
-		if ((e->meta & CK_META_LIVE) && e->last_seen < cutoff)
+		if ((e->meta & CK_META_LIVE) && doomed(arg, e))
 		{
 			CuckooBucket *b;
 			int			s = find_slot(t, env, e->key, &b);
@@ -1663,36 +1663,18 @@ ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff, uint32_t *r
 	return removed;
 }
 
-/*
- * Removes the entries whose round is before round (serially) among max_refs
- * references from *ref on, as ck_expire_range does by last seen; for a
- * replica, whose entries carry the rounds they were shipped in.
- */
-uint64_t
-ck_purge_range(CuckooTable *t, const CoreEnv *env, uint32_t round, uint32_t *ref,
-			   uint32_t max_refs)
+/* CuckooDoomed of the entries last seen before *(const uint32_t *) cutoff. */
+bool
+ck_seen_before(const void *cutoff, const CuckooEntry *e)
 {
-	uint64_t	removed = 0;
-	uint32_t	r = *ref;
+	return e->last_seen < *(const uint32_t *) cutoff;
+}
 
-	for (; r < t->next_fresh && max_refs > 0; r++, max_refs--)
-	{
-		CuckooEntry *e = entry_at(t, env, r);
-
-		if ((e->meta & CK_META_LIVE) && (int32_t) (e->round - round) < 0)
-		{
-			CuckooBucket *b;
-			int			s = find_slot(t, env, e->key, &b);
-
-			if (s >= 0)
-			{
-				slot_remove(t, env, b, s);
-				removed++;
-			}
-		}
-	}
-	*ref = r < t->next_fresh ? r : 0;
-	return removed;
+/* CuckooDoomed of the entries whose round is before *(const uint32_t *) round, serially. */
+bool
+ck_round_before(const void *round, const CuckooEntry *e)
+{
+	return (int32_t) (e->round - *(const uint32_t *) round) < 0;
 }
 
 /*
@@ -1717,27 +1699,29 @@ ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor, uint32
 	return *cursor + 1 < t->next_fresh;
 }
 
-/* References an expiry looks at under one hold of the exclusive lock. */
-#define CK_EXPIRE_PIECE 16384
+/* References a removal looks at under one hold of the exclusive lock. */
+#define CK_REMOVE_PIECE 16384
 
 /*
- * Removes every entry last seen before cutoff, in pieces, each under the
- * exclusive table lock, which others may take in between.
+ * Goes on with a pass of ck_remove_range from *ref (1 to begin), for at
+ * most max_pieces pieces of CK_REMOVE_PIECE references, each under the
+ * exclusive table lock, which others may take in between; *ref is 0 once
+ * the pass is through.
  */
 uint64_t
-ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff)
+ck_remove_pieces(CuckooTable *t, const CoreEnv *env, CuckooDoomed doomed, const void *arg,
+				 uint32_t *ref, uint32_t max_pieces)
 {
 	uint64_t	removed = 0;
-	uint32_t	ref = 1;
 
-	do
+	for (; *ref != 0 && max_pieces > 0; max_pieces--)
 	{
 		env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-		removed += ck_expire_range(t, env, cutoff, &ref, CK_EXPIRE_PIECE);
+		removed += ck_remove_range(t, env, doomed, arg, ref, CK_REMOVE_PIECE);
 		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-		if (ref != 0 && env->between_pieces != NULL)
+		if (*ref != 0 && max_pieces > 1 && env->between_pieces != NULL)
 			env->between_pieces(env->lock_ctx);
-	} while (ref != 0);
+	}
 	return removed;
 }
 

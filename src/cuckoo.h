@@ -187,6 +187,7 @@ typedef struct CuckooTable
 	uint64_t	live;			/* atomic: entries in the table */
 	uint64_t	bytes;			/* atomic: bytes allocated by the table */
 	uint64_t	evicted;		/* atomic: entries removed for lack of room */
+	uint64_t	expired;		/* atomic: entries removed for their age (model_expire) */
 	uint64_t	refused;		/* atomic: admitted keys that found no memory */
 	uint64_t	eviction_draws;	/* where evictions without a key sample */
 	/* Changes, written by every first change of an entry in a round: */
@@ -268,13 +269,19 @@ extern CuckooResult ck_insert_exclusive(CuckooTable *t, const CoreEnv *env, uint
 										CuckooEntry **entry);
 extern bool ck_delete(CuckooTable *t, const CoreEnv *env, uint64_t key);
 extern uint64_t ck_shrink(CuckooTable *t, const CoreEnv *env, uint64_t bytes, uint32_t max_work);
-extern uint64_t ck_expire_range(CuckooTable *t, const CoreEnv *env, uint32_t cutoff,
-								uint32_t *ref, uint32_t max_refs);
-extern uint64_t ck_purge_range(CuckooTable *t, const CoreEnv *env, uint32_t round,
-							   uint32_t *ref, uint32_t max_refs);
+
+/* Whether a removal takes an entry; arg is the removal's own. */
+typedef bool (*CuckooDoomed) (const void *arg, const CuckooEntry *entry);
+extern bool ck_seen_before(const void *cutoff, const CuckooEntry *entry);
+extern bool ck_round_before(const void *round, const CuckooEntry *entry);
+
+/* Table lock held exclusive. */
+extern uint64_t ck_remove_range(CuckooTable *t, const CoreEnv *env, CuckooDoomed doomed,
+								const void *arg, uint32_t *ref, uint32_t max_refs);
 
 /* Takes and releases the table lock itself, exclusive a piece at a time. */
-extern uint64_t ck_expire(CuckooTable *t, const CoreEnv *env, uint32_t cutoff);
+extern uint64_t ck_remove_pieces(CuckooTable *t, const CoreEnv *env, CuckooDoomed doomed,
+								 const void *arg, uint32_t *ref, uint32_t max_pieces);
 
 typedef void (*CuckooVisit) (void *arg, const CuckooEntry *entry);
 

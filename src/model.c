@@ -241,14 +241,28 @@ model_growth_bytes(const Model *m)
 	return ck_chunk_bytes(&m->table);
 }
 
+_Static_assert(MODEL_MAX_SLOTS == 1 << 8, "a key's top byte indexes ModelExpiry.cutoff");
+
+/* CuckooDoomed of the IDs a ModelExpiry removes: a key's top byte is its slot. */
+static bool
+expiry_dooms(const void *expiry, const CuckooEntry *e)
+{
+	return e->last_seen < ((const ModelExpiry *) expiry)->cutoff[e->key >> 56];
+}
+
 /*
- * Removes the IDs last seen before cutoff; takes the table lock itself, in
- * pieces (see ck_expire).
+ * Goes on with a pass that removes the IDs expiry names, from *ref (1 to
+ * begin), for at most max_pieces pieces, taking the table lock itself (see
+ * ck_remove_pieces); *ref is 0 once the pass is through.
  */
 uint64_t
-model_expire(Model *m, const CoreEnv *env, uint32_t cutoff)
+model_expire(Model *m, const CoreEnv *env, const ModelExpiry *expiry, uint32_t *ref,
+			 uint32_t max_pieces)
 {
-	return ck_expire(&m->table, env, cutoff);
+	uint64_t	removed = ck_remove_pieces(&m->table, env, expiry_dooms, expiry, ref, max_pieces);
+
+	__atomic_add_fetch(&m->table.expired, removed, __ATOMIC_RELAXED);
+	return removed;
 }
 
 float *

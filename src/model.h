@@ -158,7 +158,17 @@ extern void model_snapshot(ModelSnapshot *snap, const Model *m, const CoreEnv *e
 extern double model_predict(Model *m, const ModelSnapshot *snap, const CoreEnv *env,
 							const Example *ex, ModelWork *work);
 
-extern uint64_t model_expire(Model *m, const CoreEnv *env, uint32_t cutoff);
+/*
+ * Which IDs an expiry removes: those of slot s last seen before cutoff[s]
+ * (0: none).  A model whose IDs share hashed rows has one cutoff for all.
+ */
+typedef struct ModelExpiry
+{
+	uint32_t	cutoff[MODEL_MAX_SLOTS];
+} ModelExpiry;
+
+extern uint64_t model_expire(Model *m, const CoreEnv *env, const ModelExpiry *expiry,
+							 uint32_t *ref, uint32_t max_pieces);
 extern uint64_t model_shrink(Model *m, const CoreEnv *env, uint64_t bytes, uint32_t max_work);
 extern uint64_t model_growth_bytes(const Model *m);
 

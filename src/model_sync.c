@@ -246,25 +246,13 @@ model_import_removals(Model *m, const CoreEnv *env, uint32_t round, const SyncPa
 	return true;
 }
 
-/* References a purge looks at under one hold of the exclusive lock. */
-#define PURGE_PIECE 16384
-
 /* Removes every key not shipped in round or later; returns how many. */
 uint64_t
 model_import_purge(Model *m, const CoreEnv *env, uint32_t round)
 {
-	uint64_t	removed = 0;
 	uint32_t	ref = 1;
 
-	do
-	{
-		env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
-		removed += ck_purge_range(&m->table, env, round, &ref, PURGE_PIECE);
-		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
-		if (ref != 0 && env->between_pieces != NULL)
-			env->between_pieces(env->lock_ctx);
-	} while (ref != 0);
-	return removed;
+	return ck_remove_pieces(&m->table, env, ck_round_before, &round, &ref, UINT32_MAX);
 }
 
 /* Sets the bias and the dense weights from a dense part; false if its shape is not this model's. */

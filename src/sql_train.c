@@ -214,6 +214,8 @@ monolith_expire(PG_FUNCTION_ARGS)
 	int64		cutoff_secs;
 	uint64		removed;
 	CoreEnv    *env = &call->handle.env;
+	ModelExpiry expiry;
+	uint32		ref = 1;
 
 	require_not_null(fcinfo, 1, "older_than");
 	age = PG_GETARG_INTERVAL_P(1);
@@ -228,7 +230,9 @@ monolith_expire(PG_FUNCTION_ARGS)
 	cutoff_secs = timestamptz_to_time_t(cutoff);
 	cutoff_secs = Max(cutoff_secs, 0);
 
-	removed = model_expire(call->handle.model, env, (uint32) Min(cutoff_secs, UINT32_MAX));
+	for (int s = 0; s < MODEL_MAX_SLOTS; s++)
+		expiry.cutoff[s] = (uint32) Min(cutoff_secs, UINT32_MAX);
+	removed = model_expire(call->handle.model, env, &expiry, &ref, UINT32_MAX);
 	PG_RETURN_INT64((int64) removed);
 }
 

@@ -204,7 +204,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 					h.env.lock(h.env.lock_ctx, CK_LOCK_TABLE, true);
 					while (ref != 0)
-						ck_expire_range(&t, &h.env, now, &ref, 1 + data[at + 1] % 64);
+						ck_remove_range(&t, &h.env, ck_seen_before, &now, &ref, 1 + data[at + 1] % 64);
 					h.env.unlock(h.env.lock_ctx, CK_LOCK_TABLE);
 					for (uint32_t k = 0; k < KEYS; k++)
 						if (present[k] && seen_at[k] < now)

@@ -84,6 +84,15 @@ put(CuckooTable *t, const CoreEnv *env, uint64_t key, uint32_t now)
 	return r;
 }
 
+/* Removes every entry last seen before cutoff, in pieces as the server does. */
+static uint64_t
+expire_all(CuckooTable *t, const CoreEnv *env, uint32_t cutoff)
+{
+	uint32_t	ref = 1;
+
+	return ck_remove_pieces(t, env, ck_seen_before, &cutoff, &ref, UINT32_MAX);
+}
+
 static uint64_t
 key_of(uint64_t i)
 {
@@ -269,14 +278,14 @@ test_expire(void)
 	open_table(&h, &t, &c, 0);
 	for (uint64_t i = 0; i < 10000; i++)
 		put(&t, &h.env, key_of(i), (uint32_t) (100 + i % 10));
-	removed = ck_expire(&t, &h.env, 105);
+	removed = expire_all(&t, &h.env, 105);
 	/* In pieces, each its own hold of the lock: the table is whole between them. */
 	{
 		uint32_t	ref = 1;
 		uint64_t	in_pieces = 0;
 
 		do
-			in_pieces += ck_expire_range(&t, &h.env, 105, &ref, 777);
+			in_pieces += ck_remove_range(&t, &h.env, ck_seen_before, &(uint32_t) {105}, &ref, 777);
 		while (ref != 0);
 		CHECK(in_pieces == 0, "a second expiry found %lu more", (unsigned long) in_pieces);
 	}
@@ -298,8 +307,8 @@ test_expire(void)
 			put(&t, &h.env, key_of(i), 200);
 		CHECK(t.n_chunks == chunks, "arena grew from %u to %u chunks", chunks, t.n_chunks);
 	}
-	CHECK(ck_expire(&t, &h.env, 0) == 0, "nothing is older than time 0");
-	CHECK(ck_expire(&t, &h.env, UINT32_MAX) == 10000, "everything is older than the end of time");
+	CHECK(expire_all(&t, &h.env, 0) == 0, "nothing is older than time 0");
+	CHECK(expire_all(&t, &h.env, UINT32_MAX) == 10000, "everything is older than the end of time");
 	CHECK(t.live == 0, "empty after expiring all");
 	close_table(&h, &t);
 }
@@ -538,7 +547,7 @@ test_shrink_in_pieces(void)
 	/* Expiry between pieces: the chunk's freed entries stay off the free list. */
 	shrink_piece(&t, &h.env, UINT64_MAX, 16);
 	CHECK(t.giving_back, "a chunk half given back");
-	ck_expire(&t, &h.env, 2);
+	expire_all(&t, &h.env, 2);
 	faults = give_back_faults(&t, &h.env, keys, next);
 	CHECK(faults == 0 && t.live > 0, "%lu faults after expiry, %lu live", (unsigned long) faults,
 		  (unsigned long) t.live);
@@ -1095,7 +1104,8 @@ test_changes_never_lost(void)
 			else if (op < 76)
 				ck_shrink(&t, &h.env, ck_chunk_bytes(&t), 3);
 			else
-				ck_expire_range(&t, &h.env, (uint32_t) (step > 3000 ? step - 3000 : 0), &ref, 50);
+				ck_remove_range(&t, &h.env, ck_seen_before, &(uint32_t) {step > 3000 ? step - 3000 : 0},
+								&ref, 50);
 			h.env.unlock(h.env.lock_ctx, CK_LOCK_TABLE);
 		}
 		else if (op < 80 || log.cut)

@@ -880,6 +880,44 @@ counting_pause(void *lock_ctx)
 	pauses_under_lock += h->locks[CK_LOCK_TABLE] != 0;
 }
 
+/* An expiry takes each slot's IDs by the slot's own cutoff, and counts them. */
+static void
+test_expiry_by_slot(void)
+{
+	Fixture		f;
+	ModelConfig c = fm_config(3);
+	ModelExpiry expiry = {{0}};
+	uint32_t	ref = 1;
+	uint64_t	removed;
+
+	fixture_init(&f, &c, 1);
+	/* User and item i, both last seen at 100 + i. */
+	for (int64_t i = 0; i < 100; i++)
+	{
+		uint64_t	keys[2] = {featkey_int(0, i), featkey_int(1, i)};
+		uint32_t	slot_end[SLOTS] = {1, 2};
+		Example		ex = {keys, slot_end, f.numeric};
+
+		model_train(&f.model, &f.heap.env, &ex, 1.0, (uint32_t) (100 + i), &f.work);
+	}
+	expiry.cutoff[0] = 150;
+	removed = model_expire(&f.model, &f.heap.env, &expiry, &ref, 1);
+	CHECK(removed == 50 && ref == 0, "the users seen before 150 went in one piece: %lu, ref %u",
+		  (unsigned long) removed, ref);
+	CHECK(ck_find(&f.model.table, &f.heap.env, featkey_int(0, 49)) == NULL &&
+		  ck_find(&f.model.table, &f.heap.env, featkey_int(0, 50)) != NULL,
+		  "user 49 expired, user 50 kept");
+	CHECK(ck_find(&f.model.table, &f.heap.env, featkey_int(1, 0)) != NULL,
+		  "items, with no cutoff, all kept");
+	expiry.cutoff[1] = UINT32_MAX;
+	ref = 1;
+	removed = model_expire(&f.model, &f.heap.env, &expiry, &ref, UINT32_MAX);
+	CHECK(removed == 100 && f.model.table.expired == 150 && f.model.table.live == 50,
+		  "then every item: %lu removed, %lu expired in all, %lu live", (unsigned long) removed,
+		  (unsigned long) f.model.table.expired, (unsigned long) f.model.table.live);
+	fixture_free(&f);
+}
+
 /*
  * An example of many new IDs goes in pieces, the table lock let go between
  * them, and still trains every one of its IDs once.
@@ -927,7 +965,15 @@ test_many_ids_in_pieces(void)
 
 	/* Expiry goes in pieces too, and lets the lock go between them. */
 	pauses = pauses_under_lock = 0;
-	CHECK(model_expire(&f.model, &f.heap.env, 2) == N + 1, "expired all");
+	{
+		ModelExpiry all;
+		uint32_t	ref = 1;
+
+		for (int s = 0; s < MODEL_MAX_SLOTS; s++)
+			all.cutoff[s] = 2;
+		CHECK(model_expire(&f.model, &f.heap.env, &all, &ref, UINT32_MAX) == N + 1 && ref == 0,
+			  "expired all");
+	}
 	CHECK(pauses_under_lock == 0, "%d pauses of expiry with the table lock held", pauses_under_lock);
 	fixture_free(&f);
 	free(keys);
@@ -1485,6 +1531,7 @@ main(void)
 	test_batches_in_two_threads();
 	test_replica_follows_rounds();
 	test_many_ids_in_pieces();
+	test_expiry_by_slot();
 	test_predict_unlocked_under_training();
 	test_predict_unlocked_never_sees_writers();
 
