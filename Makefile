@@ -1,9 +1,9 @@
 EXTENSION = monolith
-EXTVERSION = 0.6.0
+EXTVERSION = 0.7.0
 
 MODULE_big = monolith
 CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/optim.o src/model.o src/model_sync.o src/sync_format.o src/metrics.o
-GLUE_OBJS = src/monolith.o src/shmem.o src/modeldef.o src/catalog.o src/privileges.o src/lifecycle.o src/features.o src/spill_log.o src/commit_train.o src/sql_train.o src/sql_query.o src/sql_trigger.o src/joiner.o src/sync.o src/replica.o src/worker.o src/sql_metrics.o src/auc_spill.o
+GLUE_OBJS = src/monolith.o src/shmem.o src/modeldef.o src/catalog.o src/privileges.o src/lifecycle.o src/features.o src/spill_log.o src/commit_train.o src/sql_train.o src/expiry.o src/sql_query.o src/sql_trigger.o src/joiner.o src/sync.o src/replica.o src/worker.o src/sql_metrics.o src/auc_spill.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "monolith - online recommendation models in shared memory"

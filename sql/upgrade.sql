@@ -1,4 +1,4 @@
--- From 0.1.0 through 0.2.0, 0.3.0, 0.4.0 and 0.5.0 to 0.6.0.  The library refuses to use models
+-- From 0.1.0 through 0.2.0, 0.3.0, 0.4.0, 0.5.0 and 0.6.0 to 0.7.0.  The library refuses to use models
 -- until the installed SQL is brought up to date: before 0.3.0 models had no
 -- owners, so nobody's privileges on them could be checked.
 DROP EXTENSION monolith;
@@ -75,5 +75,11 @@ $$;
 SELECT model, rounds > 0 AS shipped, keys_waiting FROM monolith.sync_status ORDER BY model;
 SELECT count(*) > 0 AS rows_written FROM monolith.sync_batches b
   JOIN monolith.model_definitions d ON d.id = b.model_id WHERE d.name = 'old';
+
+-- 0.7.0: expiry by ttl; the models made before have none, and keep their IDs
+ALTER EXTENSION monolith UPDATE TO '0.7.0';
+SELECT name, ttl, slot_ttl, ids > 0 AS holds_ids, expired FROM monolith.models ORDER BY name;
+SELECT monolith.create_model('aged', ARRAY['u'], ttl => interval '30 days');
+SELECT name, ttl FROM monolith.models WHERE name = 'aged';
 DROP EXTENSION monolith;
 CREATE EXTENSION monolith;

@@ -156,25 +156,32 @@ internal_run(const char *sql, int nargs, Oid *types, Datum *values, bool read_on
 		elog(ERROR, "internal query failed: %s", sql);
 }
 
-/* "name, slots, dim, ...": the columns that define a model, in order. */
-static const char *
-definition_columns(void)
+/*
+ * Whether the installation's definitions table has a column: one that a
+ * later version added is missing until ALTER EXTENSION UPDATE.
+ */
+static bool
+has_column(const CatalogScope *scope, int column)
 {
-	static char *list = NULL;
+	return get_attnum(scope->definitions, modeldef_column_name(column)) != InvalidAttrNumber;
+}
 
-	if (list == NULL)
-	{
-		StringInfoData s;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+/*
+ * "name, slots, dim, ...": the columns that define a model, in order, to
+ * read; a column the installation lacks reads as the value that its rows
+ * stand for.
+ */
+static char *
+definition_columns(const CatalogScope *scope)
+{
+	StringInfoData s;
 
-		initStringInfo(&s);
-		for (int c = 0; c < DEF_N_COLUMNS; c++)
-			appendStringInfo(&s, "%s%s", c == 0 ? "" : ", ",
-							 quote_identifier(modeldef_column_name(c)));
-		MemoryContextSwitchTo(old);
-		list = s.data;
-	}
-	return list;
+	initStringInfo(&s);
+	for (int c = 0; c < DEF_N_COLUMNS; c++)
+		appendStringInfo(&s, "%s%s", c == 0 ? "" : ", ",
+						 has_column(scope, c) ? quote_identifier(modeldef_column_name(c)) :
+						 modeldef_column_default(c));
+	return s.data;
 }
 
 /* The ACL of a row's acl column; an empty array as the empty ACL that aclmask takes. */
@@ -206,7 +213,7 @@ lookup(const char *column, Oid type, Datum value, ModelDef *def, bool definition
 	internal_begin(&q);
 	sql = psprintf("SELECT id, owner, acl%s%s FROM monolith.model_definitions "
 				   "WHERE %s OPERATOR(pg_catalog.=) $1",
-				   definition ? ", " : "", definition ? definition_columns() : "", column);
+				   definition ? ", " : "", definition ? definition_columns(&q.scope) : "", column);
 	internal_run(sql, 1, &type, &value, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{
@@ -277,27 +284,39 @@ catalog_insert(ModelDef *def)
 	InternalQuery q;
 	Oid			types[2 + DEF_N_COLUMNS];
 	Datum		values[2 + DEF_N_COLUMNS];
+	int			n = 2;
 	StringInfoData sql;
 	bool		isnull;
 
+	internal_begin(&q);
 	types[0] = REGROLEOID;
 	values[0] = ObjectIdGetDatum(def->owner);
 	types[1] = ACLITEMARRAYOID;
 	values[1] = PointerGetDatum(def->acl);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO monolith.model_definitions (owner, acl");
 	for (int c = 0; c < DEF_N_COLUMNS; c++)
 	{
-		types[2 + c] = modeldef_column_type(c);
-		values[2 + c] = modeldef_get(def, c);
+		if (!has_column(&q.scope, c))
+		{
+			if (!modeldef_is_default(def, c))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("the installed version of extension \"monolith\" has no %s",
+								modeldef_column_name(c)),
+						 errhint("Run ALTER EXTENSION monolith UPDATE.")));
+			continue;
+		}
+		appendStringInfo(&sql, ", %s", quote_identifier(modeldef_column_name(c)));
+		types[n] = modeldef_column_type(c);
+		values[n++] = modeldef_get(def, c);
 	}
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO monolith.model_definitions (owner, acl, %s) VALUES (",
-					 definition_columns());
-	for (int i = 0; i < 2 + DEF_N_COLUMNS; i++)
+	appendStringInfoString(&sql, ") VALUES (");
+	for (int i = 0; i < n; i++)
 		appendStringInfo(&sql, "%s$%d", i == 0 ? "" : ", ", i + 1);
 	appendStringInfoString(&sql, ") ON CONFLICT (name) DO NOTHING RETURNING id");
 
-	internal_begin(&q);
-	internal_run(sql.data, lengthof(types), types, values, false, SPI_OK_INSERT_RETURNING);
+	internal_run(sql.data, n, types, values, false, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),

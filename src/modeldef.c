@@ -13,6 +13,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "features.h"
 #include "modeldef.h"
@@ -26,7 +27,9 @@ typedef enum ColumnKind
 	KIND_INT64,					/* bigint */
 	KIND_FLOAT8,				/* double precision */
 	KIND_OPTIMIZER,				/* text naming an optimizer, as its int kind */
-	KIND_LAYERS					/* integer[], as int[MODEL_MAX_LAYERS] and a count */
+	KIND_LAYERS,				/* integer[], as int[MODEL_MAX_LAYERS] and a count */
+	KIND_INTERVAL,				/* interval */
+	KIND_INTERVALS				/* interval[], as Interval * and a count */
 } ColumnKind;
 
 typedef struct ColumnSpec
@@ -35,6 +38,8 @@ typedef struct ColumnSpec
 	ColumnKind	kind;
 	size_t		value;			/* offset of the value in ModelDef */
 	size_t		count;			/* of an array's element count */
+	/* Of a column added after 0.3.0: the value rows from before it stand for, as SQL. */
+	const char *before;
 } ColumnSpec;
 
 #define FIELD(f) offsetof(ModelDef, f)
@@ -57,14 +62,48 @@ static const ColumnSpec columns[DEF_N_COLUMNS] = {
 	[DEF_L2] = {"l2", KIND_FLOAT8, FIELD(l2)},
 	[DEF_NEGATIVE_SAMPLE_RATE] = {"negative_sample_rate", KIND_FLOAT8, FIELD(negative_sample_rate)},
 	[DEF_HASH_ROWS] = {"hash_rows", KIND_INT64, FIELD(hash_rows)},
+	[DEF_TTL] = {"ttl", KIND_INTERVAL, FIELD(ttl), 0, "'0'::pg_catalog.interval"},
+	[DEF_SLOT_TTL] = {"slot_ttl", KIND_INTERVALS, FIELD(slot_ttl), FIELD(n_slot_ttl), "'{}'::pg_catalog.interval[]"},
 };
 
 #define AT(def, offset, type) ((type *) ((char *) (def) + (offset)))
+
+static bool
+interval_is_zero(const Interval *i)
+{
+	return i->month == 0 && i->day == 0 && i->time == 0;
+}
 
 const char *
 modeldef_column_name(int column)
 {
 	return columns[column].name;
+}
+
+/*
+ * The SQL value a column added after 0.3.0 has in rows from before it;
+ * errors for one that every installation has.
+ */
+const char *
+modeldef_column_default(int column)
+{
+	if (columns[column].before == NULL)
+		elog(ERROR, "monolith.model_definitions lacks column %s", columns[column].name);
+	return columns[column].before;
+}
+
+/* Whether def's value of a column added after 0.3.0 is the one rows from before it stand for. */
+bool
+modeldef_is_default(const ModelDef *def, int column)
+{
+	switch (column)
+	{
+		case DEF_TTL:
+			return interval_is_zero(&def->ttl);
+		case DEF_SLOT_TTL:
+			return def->n_slot_ttl == 0;
+	}
+	return false;
 }
 
 /* What names a column's value in errors: the model's name is "model name". */
@@ -92,6 +131,10 @@ modeldef_column_type(int column)
 			return FLOAT8OID;
 		case KIND_LAYERS:
 			return INT4ARRAYOID;
+		case KIND_INTERVAL:
+			return INTERVALOID;
+		case KIND_INTERVALS:
+			return INTERVALARRAYOID;
 	}
 	pg_unreachable();
 }
@@ -189,6 +232,16 @@ modeldef_set(ModelDef *def, int column, Datum value)
 				AT(def, c->value, int)[i] = DatumGetInt32(elems[i]);
 			*AT(def, c->count, int) = n;
 			break;
+		case KIND_INTERVAL:
+			*AT(def, c->value, Interval) = *DatumGetIntervalP(value);
+			break;
+		case KIND_INTERVALS:
+			elems = array_elements(DatumGetArrayTypeP(value), INTERVALOID, c->name, &n);
+			*AT(def, c->value, Interval *) = palloc(sizeof(Interval) * Max(n, 1));
+			for (int i = 0; i < n; i++)
+				(*AT(def, c->value, Interval *))[i] = *DatumGetIntervalP(elems[i]);
+			*AT(def, c->count, int) = n;
+			break;
 	}
 }
 
@@ -220,33 +273,89 @@ modeldef_get(const ModelDef *def, int column)
 			for (int i = 0; i < n; i++)
 				elems[i] = Int32GetDatum(AT(def, c->value, int)[i]);
 			return PointerGetDatum(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+		case KIND_INTERVAL:
+			return IntervalPGetDatum(AT(def, c->value, Interval));
+		case KIND_INTERVALS:
+			for (int i = 0; i < n; i++)
+				elems[i] = IntervalPGetDatum(&(*AT(def, c->value, Interval *))[i]);
+			return PointerGetDatum(construct_array(elems, n, INTERVALOID, sizeof(Interval), false,
+												   TYPALIGN_DOUBLE));
 	}
 	pg_unreachable();
+}
+
+/* Seconds an interval spans, a month counted as 30 days, as PostgreSQL's epoch of one does. */
+int64
+modeldef_interval_seconds(const Interval *i)
+{
+	return (int64) i->month * DAYS_PER_MONTH * SECS_PER_DAY + (int64) i->day * SECS_PER_DAY +
+		i->time / USECS_PER_SEC;
+}
+
+/* Errors unless a ttl given spans a second at least; hint says what stands for none. */
+static void
+require_ttl(const char *what, const Interval *ttl, const char *hint)
+{
+	if (modeldef_interval_seconds(ttl) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at least 1 second", what),
+				 errhint("%s", hint)));
+}
+
+/* slot_ttl from create_model's argument, whose NULL elements stand for the model's ttl (0). */
+static void
+slot_ttl_from_arg(ModelDef *def, ArrayType *array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("slot_ttl must be a one-dimensional array")));
+	deconstruct_array(array, INTERVALOID, sizeof(Interval), false, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	def->slot_ttl = palloc0(sizeof(Interval) * Max(n, 1));
+	for (int s = 0; s < n; s++)
+		if (!nulls[s])
+		{
+			def->slot_ttl[s] = *DatumGetIntervalP(elems[s]);
+			require_ttl("slot_ttl", &def->slot_ttl[s], "A NULL element keeps the model's ttl for its slot.");
+		}
+	def->n_slot_ttl = n;
 }
 
 /*
  * The definition create_model's arguments give, checked; they come in the
  * order of the columns.  A NULL weight_optimizer means "the same as
- * optimizer".
+ * optimizer"; a NULL ttl, or slot_ttl, none.
  */
 void
 modeldef_from_args(FunctionCallInfo fcinfo, ModelDef *def)
 {
-	if (PG_NARGS() != DEF_N_COLUMNS)
+	/* SQL from 0.2.0 to 0.6.0 passes no ttl nor slot_ttl: none. */
+	if (PG_NARGS() != DEF_N_COLUMNS && PG_NARGS() != DEF_TTL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the SQL definition of monolith.create_model is out of date"),
 				 errhint("Run ALTER EXTENSION monolith UPDATE.")));
 	memset(def, 0, sizeof(*def));
-	for (int c = 0; c < DEF_N_COLUMNS; c++)
+	for (int c = 0; c < PG_NARGS(); c++)
 	{
-		if (c == DEF_WEIGHT_OPTIMIZER && PG_ARGISNULL(c))
+		if (PG_ARGISNULL(c) && (c == DEF_WEIGHT_OPTIMIZER || c == DEF_TTL || c == DEF_SLOT_TTL))
 			continue;
 		require_not_null(fcinfo, c, column_what(c));
-		modeldef_set(def, c, PG_GETARG_DATUM(c));
+		if (c == DEF_SLOT_TTL)
+			slot_ttl_from_arg(def, PG_GETARG_ARRAYTYPE_P(c));
+		else
+			modeldef_set(def, c, PG_GETARG_DATUM(c));
 	}
 	if (PG_ARGISNULL(DEF_WEIGHT_OPTIMIZER))
 		def->weight_optimizer = def->optimizer;
+	/* Stored, 0 means none: given, a ttl must be more. */
+	if (PG_NARGS() > DEF_TTL && !PG_ARGISNULL(DEF_TTL))
+		require_ttl("ttl", &def->ttl, "Leave it NULL to keep IDs until they are expired or evicted.");
 	modeldef_validate(def);
 }
 
@@ -371,6 +480,28 @@ modeldef_validate(const ModelDef *def)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hash_rows must not be negative"),
 				 errdetail("0 gives every ID its own row; N > 0 hashes IDs into N shared rows.")));
+	if (modeldef_interval_seconds(&def->ttl) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must not be negative")));
+	if (def->n_slot_ttl != 0 && def->n_slot_ttl != def->n_slots)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("slot_ttl must list one interval for each of the %d slots", def->n_slots),
+				 errhint("A NULL element keeps the model's ttl for its slot.")));
+	for (int s = 0; s < def->n_slot_ttl; s++)
+	{
+		if (modeldef_interval_seconds(&def->slot_ttl[s]) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("slot_ttl must not be negative")));
+		if (def->hash_rows > 0 && !interval_is_zero(&def->slot_ttl[s]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("slot_ttl needs a collisionless model"),
+					 errdetail("With hash_rows, IDs of every slot share rows."),
+					 errhint("Give the model one ttl.")));
+	}
 	model_config_from_def(&config, def);
 	if (model_dense_param_count(&config) > MODEL_MAX_DENSE_PARAMS)
 		ereport(ERROR,

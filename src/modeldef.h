@@ -9,6 +9,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "utils/acl.h"
 
@@ -49,6 +50,9 @@ typedef struct ModelDef
 	double		l2;
 	double		negative_sample_rate;
 	int64		hash_rows;
+	Interval	ttl;			/* IDs unseen this long expire (by the worker); 0: never */
+	int			n_slot_ttl;		/* 0, or one for each slot */
+	Interval   *slot_ttl;		/* a slot's own ttl; 0: the model's */
 } ModelDef;
 
 /*
@@ -61,16 +65,19 @@ typedef enum DefColumn
 	DEF_ADMIT_PROBABILITY, DEF_SEED, DEF_NUMERIC_FEATURES, DEF_HIDDEN,
 	DEF_OPTIMIZER, DEF_WEIGHT_OPTIMIZER, DEF_DENSE_OPTIMIZER,
 	DEF_DENSE_LEARNING_RATE, DEF_L1, DEF_L2, DEF_NEGATIVE_SAMPLE_RATE,
-	DEF_HASH_ROWS, DEF_N_COLUMNS
+	DEF_HASH_ROWS, DEF_TTL, DEF_SLOT_TTL, DEF_N_COLUMNS
 } DefColumn;
 
 extern const char *modeldef_column_name(int column);
+extern const char *modeldef_column_default(int column);
+extern bool modeldef_is_default(const ModelDef *def, int column);
 extern Oid	modeldef_column_type(int column);
 extern void modeldef_set(ModelDef *def, int column, Datum value);
 extern Datum modeldef_get(const ModelDef *def, int column);
 extern void modeldef_set_name(ModelDef *def, text *name);
 extern void modeldef_from_args(FunctionCallInfo fcinfo, ModelDef *def);
 extern void modeldef_validate(const ModelDef *def);
+extern int64 modeldef_interval_seconds(const Interval *i);
 
 extern void model_config_from_def(ModelConfig *config, const ModelDef *def);
 extern void table_config_from_def(CuckooConfig *config, const ModelDef *def);

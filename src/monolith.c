@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "commit_train.h"
+#include "expiry.h"
 #include "features.h"
 #include "lifecycle.h"
 #include "replica.h"
@@ -71,6 +72,13 @@ _PG_init(void)
 							NULL,
 							&monolith_joiner_naptime_ms,
 							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.expire_interval",
+							"Time between the background worker's passes that expire IDs unseen for their model's ttl.",
+							"0 turns expiry by ttl off.",
+							&monolith_expire_interval_ms,
+							60000, 0, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("monolith.sync_interval",

@@ -1159,6 +1159,7 @@ shmem_collect_stats(Oid extension, ModelStats *out, int max)
 		out[n].memory_bytes = state_bytes(model);
 		out[n].examples = __atomic_load_n(&model->examples, __ATOMIC_RELAXED);
 		out[n].evicted = __atomic_load_n(&model->table.evicted, __ATOMIC_RELAXED);
+		out[n].expired = __atomic_load_n(&model->table.expired, __ATOMIC_RELAXED);
 		out[n].refused = __atomic_load_n(&model->table.refused, __ATOMIC_RELAXED);
 		out[n].longest_exclusive_ms = slot->longest_exclusive_ms;
 		for (int o = 0; o < N_COMMIT_OUTCOMES; o++)

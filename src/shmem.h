@@ -59,6 +59,7 @@ typedef struct ModelStats
 	uint64		examples;
 	uint64		evicted;
 	uint64		refused;		/* admitted IDs that found no memory */
+	uint64		expired;		/* IDs removed for their age */
 	double		longest_exclusive_ms;	/* of the model's table lock */
 	uint64		outcomes[N_COMMIT_OUTCOMES];	/* of examples captured to train at commit */
 	double		committed_auc;	/* progressive AUC of those trained; NaN before both classes */

@@ -15,6 +15,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "expiry.h"
 #include "features.h"
 #include "lifecycle.h"
 #include "privileges.h"
@@ -210,8 +211,7 @@ monolith_expire(PG_FUNCTION_ARGS)
 	ModelCall  *call = model_call(fcinfo, -1, MODEL_PRIV_TRAIN);
 	Interval   *age;
 	Interval	zero = {0};
-	TimestampTz cutoff;
-	int64		cutoff_secs;
+	uint32		cutoff;
 	uint64		removed;
 	CoreEnv    *env = &call->handle.env;
 	ModelExpiry expiry;
@@ -224,14 +224,9 @@ monolith_expire(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("older_than must not be negative")));
-	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-													 TimestampTzGetDatum(GetCurrentTimestamp()),
-													 IntervalPGetDatum(age)));
-	cutoff_secs = timestamptz_to_time_t(cutoff);
-	cutoff_secs = Max(cutoff_secs, 0);
-
+	cutoff = expiry_cutoff(GetCurrentTimestamp(), age);
 	for (int s = 0; s < MODEL_MAX_SLOTS; s++)
-		expiry.cutoff[s] = (uint32) Min(cutoff_secs, UINT32_MAX);
+		expiry.cutoff[s] = cutoff;
 	removed = model_expire(call->handle.model, env, &expiry, &ref, UINT32_MAX);
 	PG_RETURN_INT64((int64) removed);
 }
@@ -254,9 +249,9 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 
 	shmem_require();
 	InitMaterializedSRF(fcinfo, 0);
-	/* Columns as declared by 0.3.0, 0.4.0 (outcomes) and 0.5.0 (committed_auc). */
+	/* Columns as declared by 0.3.0, 0.4.0 (outcomes), 0.5.0 (committed_auc) and 0.7.0 (expired). */
 	if (rsinfo->setDesc->natts != 7 && rsinfo->setDesc->natts != 7 + N_COMMIT_OUTCOMES &&
-		rsinfo->setDesc->natts != 8 + N_COMMIT_OUTCOMES)
+		rsinfo->setDesc->natts != 8 + N_COMMIT_OUTCOMES && rsinfo->setDesc->natts != 9 + N_COMMIT_OUTCOMES)
 		elog(ERROR, "monolith.model_stats is declared with %d columns", rsinfo->setDesc->natts);
 	n_models = catalog_all_grants(&grants, &extension);
 	stats = palloc(sizeof(ModelStats) * monolith_max_models);
@@ -264,8 +259,8 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 	for (int m = 0; m < n_models; m++)
 	{
 		ModelStats	figures = {grants[m].id, .committed_auc = NAN};
-		Datum		values[8 + N_COMMIT_OUTCOMES];
-		bool		nulls[8 + N_COMMIT_OUTCOMES] = {false};
+		Datum		values[9 + N_COMMIT_OUTCOMES];
+		bool		nulls[9 + N_COMMIT_OUTCOMES] = {false};
 
 		if (!model_visible(GetUserId(), grants[m].owner, grants[m].acl))
 			continue;
@@ -283,6 +278,8 @@ monolith_model_stats(PG_FUNCTION_ARGS)
 			values[7 + o] = Int64GetDatum((int64) figures.outcomes[o]);
 		values[7 + N_COMMIT_OUTCOMES] = Float8GetDatum(figures.committed_auc);
 		nulls[7 + N_COMMIT_OUTCOMES] = isnan(figures.committed_auc);
+		/* Declared by older SQL with fewer columns, the tuple takes only those. */
+		values[8 + N_COMMIT_OUTCOMES] = Int64GetDatum((int64) figures.expired);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "expiry.h"
 #include "joiner.h"
 #include "lifecycle.h"
 #include "replica.h"
@@ -638,6 +639,34 @@ replica_round(void)
 	return failed;
 }
 
+static bool
+expire_step(void *arg)
+{
+	return expiry_step();
+}
+
+/*
+ * A turn of expiry by age on a trainer: with begin, a pass begins over the
+ * database's live models.  Sets *busy while the pass goes on; returns
+ * whether the database has live models (or might: an error keeps it).
+ */
+static bool
+expiry_round(bool begin, bool *busy)
+{
+	ModelList	list = {palloc(sizeof(int64) * monolith_max_models), 0};
+	bool		done;
+
+	*busy = false;
+	if (begin)
+	{
+		if (!run_in_transaction("listing models", list_live_models, &list, &done))
+			return true;
+		expiry_begin(list.ids, list.n);
+	}
+	*busy = run_in_transaction("expiring IDs past their ttl", expire_step, NULL, &done) && done;
+	return !begin || list.n > 0;
+}
+
 /* Time between rounds of the sync, or on a replica of rebuilding (which never stops). */
 static int
 sync_round_interval_ms(void)
@@ -657,7 +686,9 @@ ms_until(TimestampTz at)
 /*
  * A database's worker: rounds of work until its database has none.  Joiners
  * every monolith.joiner_naptime (at once while one has more to do), the
- * parameter sync every monolith.sync_interval, each on its own clock.
+ * parameter sync every monolith.sync_interval, and on a trainer a pass of
+ * expiry by age every monolith.expire_interval (a turn of it between the
+ * others while it goes on), each on its own clock.
  */
 void
 monolith_database_worker_main(Datum arg)
@@ -666,7 +697,11 @@ monolith_database_worker_main(Datum arg)
 	MemoryContext round_context;
 	TimestampTz joiners_done = 0;	/* when the last round of each began */
 	TimestampTz sync_done = 0;
+	TimestampTz expiry_begun = 0;
 	bool		joiners_busy = false;
+	bool		expiry_busy = false;
+	bool		expiry_has_models = true;
+	bool		expires = monolith_role == MONOLITH_ROLE_TRAINER;
 	bool		has_joiners = true;
 	bool		has_models = true;
 
@@ -703,12 +738,25 @@ monolith_database_worker_main(Datum arg)
 			sync_done = now;
 			has_models = monolith_role == MONOLITH_ROLE_REPLICA ? replica_round() : sync_round();
 		}
+		if (expires && monolith_expire_interval_ms > 0 &&
+			(expiry_busy || now >= TimestampTzPlusMilliseconds(expiry_begun, monolith_expire_interval_ms)))
+		{
+			bool		begin = !expiry_busy;
+
+			if (begin)
+				expiry_begun = now;
+			expiry_has_models = expiry_round(begin, &expiry_busy);
+		}
+		/* Between passes too: the worker stays for the next. */
+		has_models |= expires && monolith_expire_interval_ms > 0 && expiry_has_models;
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(round_context);
 		if (!has_joiners && !has_models && database_done(database, requests))
 			proc_exit(0);
-		sleep_ms = joiners_busy ? 0 :
+		sleep_ms = joiners_busy || expiry_busy ? 0 :
 			ms_until(TimestampTzPlusMilliseconds(joiners_done, monolith_joiner_naptime_ms));
+		if (expires && monolith_expire_interval_ms > 0)
+			sleep_ms = Min(sleep_ms, ms_until(TimestampTzPlusMilliseconds(expiry_begun, monolith_expire_interval_ms)));
 		if (sync_round_interval_ms() > 0)
 			sleep_ms = Min(sleep_ms, ms_until(TimestampTzPlusMilliseconds(sync_done, sync_round_interval_ms())));
 		worker_sleep(sleep_ms);

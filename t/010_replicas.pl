@@ -1,10 +1,12 @@
 # Serving replicas kept fresh by the parameter sync, over real logical
 # replication between three clusters: a trainer and two replicas, one
 # subscribed before training and one after.  The replicas' scores equal
-# the trainer's once training stops and a round has shipped; expired keys
-# vanish on them; a DeepFM's tower arrives; a restarted replica rebuilds
-# its memory from the replicated tables; a terminated worker resumes;
-# training on a replica is refused.
+# the trainer's once training stops and a round has shipped; keys expired
+# by monolith.expire, or by the worker past a slot's ttl, vanish on them; a
+# DeepFM's tower arrives; a restarted replica rebuilds its memory from the
+# replicated tables, and so does one whose apply worker was killed; a
+# terminated worker resumes; a stopped replica holds back no other;
+# training on a replica, or writing its tables without rights, is refused.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -21,7 +23,9 @@ shared_preload_libraries = 'monolith'
 monolith.role = '$role'
 monolith.sync_interval = 50ms
 monolith.dense_sync_interval = 200ms
+monolith.expire_interval = 200ms
 max_worker_processes = 16
+restart_after_crash = on
 });
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION monolith');
@@ -121,6 +125,19 @@ ok( $early->poll_query_until('postgres',
 train(5001, 8000);
 ok(scores_follow($early), 'and what is trained after comes back');
 
+# Expiry by ttl, done by the trainer's worker: the users of a model whose
+# user slot has a ttl of a second go, its items (no ttl) stay; so on the replica.
+$trainer->safe_psql('postgres', q{
+	SELECT monolith.create_model('aging', ARRAY['u', 'i'], dim => 4,
+	                             slot_ttl => ARRAY[interval '1 second', NULL]);
+	SELECT count(monolith.train('aging', true, u, u % 10)) FROM generate_series(1, 100) u});
+ok( $trainer->poll_query_until('postgres',
+		q{SELECT ids = 10 AND expired = 100 FROM monolith.models WHERE name = 'aging'}),
+	'the worker expires the users past their slot\'s ttl and keeps the items');
+ok( $early->poll_query_until('postgres', q{SELECT ids = 10 FROM monolith.models WHERE name = 'aging'}),
+	'and the expired users vanish on the replica');
+$trainer->safe_psql('postgres', q{SELECT monolith.drop_model('aging')});
+
 # Compaction: rounds that retrain the same keys add rows, until a cycle
 # ships the unchanged keys again and deletes the older rounds.
 $trainer->safe_psql('postgres', q{
@@ -166,6 +183,38 @@ ok( $trainer->poll_query_until('postgres', qq{
 		 WHERE backend_type = 'monolith worker' AND pid <> $worker}),
 	'the launcher restarts the terminated worker');
 ok(scores_follow($early) && scores_follow($late), 'both replicas catch up after it resumes');
+
+# Each replica has its own slot: one stopped holds back no other, and
+# started again it catches up from where it stood.
+$late->safe_psql('postgres', 'ALTER SUBSCRIPTION late DISABLE');
+train(9001, 10000);
+ok(scores_follow($early), 'a replica follows while another is stopped');
+ok( $trainer->poll_query_until('postgres', q{
+		SELECT l.confirmed_flush_lsn < e.confirmed_flush_lsn
+		  FROM pg_replication_slots l, pg_replication_slots e
+		 WHERE l.slot_name = 'late' AND e.slot_name = 'early'}),
+	'the stopped replica\'s slot keeps its own place, behind the other\'s');
+$late->safe_psql('postgres', 'ALTER SUBSCRIPTION late ENABLE');
+ok(scores_follow($late), 'started again, it catches up');
+
+# On a replica, a role without rights cannot write what the apply worker
+# writes, though it may use the schema (to score).
+$early->safe_psql('postgres', 'CREATE ROLE mallory LOGIN; GRANT USAGE ON SCHEMA monolith TO mallory');
+for my $table ('sync_batches', 'sync_dense', 'model_definitions')
+{
+	my ($ret, $out, $err) = $early->psql('postgres',
+		"INSERT INTO monolith.$table SELECT * FROM monolith.$table LIMIT 1",
+		extra_params => [ '-U', 'mallory' ]);
+	like($err, qr/permission denied for table $table/, "a role without rights cannot insert into monolith.$table");
+}
+
+# The apply worker killed with SIGKILL: the replica goes through crash
+# recovery, rebuilds its memory and follows again.
+my $apply = $early->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_subscription WHERE subname = 'early' AND relid IS NULL});
+kill 'KILL', $apply;
+train(10001, 11000);
+ok(scores_follow($early), 'after SIGKILL of its apply worker a replica recovers, rebuilds and follows');
 
 # A model dropped on the trainer vanishes on the replicas.
 $trainer->safe_psql('postgres', q{SELECT monolith.drop_model('deep')});
