@@ -234,7 +234,8 @@ replica_reset(ModelHandle *h, const ModelDef *def)
 /*
  * Rebuilds model_id's memory from the replicated tables, in the caller's
  * transaction: every part of the latest incarnation in round order, then
- * the dense weights; then it is ready.  Returns whether the model exists.
+ * the dense weights; then it is ready, unless a subscription is still
+ * copying the tables.  Returns whether the model exists.
  */
 bool
 replica_rebuild(int64 model_id)
@@ -261,6 +262,21 @@ replica_rebuild(int64 model_id)
 	 */
 	internal_run("LOCK TABLE monolith.sync_batches, monolith.sync_dense IN SHARE MODE",
 				 0, NULL, NULL, false, SPI_OK_UTILITY);
+	/*
+	 * A subscription's first copy of the tables that has not committed yet
+	 * (states i and d; once past them, the lock has waited for it): what is
+	 * here is not the trainer's state, and the model stays unready, to be
+	 * rebuilt on a later round.
+	 */
+	internal_run("SELECT FROM pg_catalog.pg_subscription_rel "
+				 "WHERE srrelid OPERATOR(pg_catalog.=) ANY ('{monolith.sync_batches,monolith.sync_dense}'::pg_catalog.regclass[]) "
+				 "AND srsubstate OPERATOR(pg_catalog.=) ANY ('{i,d}'::pg_catalog.\"char\"[])",
+				 0, NULL, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		internal_end(&q);
+		return true;
+	}
 	shmem_open_model(&h, &def);
 	replica_reset(&h, &def);
 	internal_run("SELECT max(incarnation) FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1",

@@ -161,9 +161,16 @@ ok($records <= 2 * $fm_ids + 1024 + 3 * $fm_ids,
 	"the rows hold $records records for $fm_ids keys");
 ok(scores_follow($early), 'the replica still scores as the trainer does');
 
-# A replica that subscribes after training has the trainer's full state.
+# A replica that subscribes after training has the trainer's full state,
+# from the moment it first says it is ready: not before the subscription's
+# first copy of the tables is in.
 my $late = new_node('late', 'replica');
-subscribe($late, 'late');
+$late->safe_psql('postgres', "CREATE SUBSCRIPTION late CONNECTION '$trainer_conn' PUBLICATION monolith");
+ok( $late->poll_query_until('postgres',
+		q{SELECT count(*) = 2 AND bool_and(ready) FROM monolith.replica_status}, 't'),
+	'a replica subscribed after training becomes ready');
+is($late->safe_psql('postgres', $ids), $trainer->safe_psql('postgres', $ids),
+	'and holds every key when it first says so');
 ok(scores_follow($late), 'a replica subscribed after training has the full state');
 is($late->safe_psql('postgres', q{SELECT ids FROM monolith.models WHERE name = 'fm'}),
 	$trainer->safe_psql('postgres', q{SELECT ids FROM monolith.models WHERE name = 'fm'}),
