@@ -5,7 +5,9 @@
  *		drain this replaced (a walk of the whole arena under the exclusive
  *		lock, as ck_drain_touched did), in the same run.  Entries as a dim-16
  *		Adagrad model's (embedding, first-order weight, their states: 136
- *		bytes).  MONOLITH_BENCH_IDS sets the IDs (10,000,000).
+ *		bytes).  Then a piece of an expiry pass, the other exclusive hold the
+ *		worker takes: CK_REMOVE_PIECE entries looked at, none or 1 % of them
+ *		removed.  MONOLITH_BENCH_IDS sets the IDs (10,000,000).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,14 @@ count_visit(void *arg, const CuckooEntry *e)
 	*n += ((const unsigned char *) CK_VALUE(e))[VALUE_BYTES - 1] + 1;
 }
 
+/* Makes every hundredth entry visited older than any cutoff. */
+static void
+doom_every_hundredth(void *arg, const CuckooEntry *e)
+{
+	if ((*(uint64_t *) arg)++ % 100 == 0)
+		((CuckooEntry *) e)->last_seen = 0;
+}
+
 static int
 compare_doubles(const void *a, const void *b)
 {
@@ -55,7 +65,9 @@ main(void)
 	CoreEnv    *env = &h.env;
 	double		cut[ROUNDS],
 				collect[ROUNDS],
-				walk[ROUNDS];
+				walk[ROUNDS],
+				piece_keeps[ROUNDS],
+				piece_removes[ROUNDS];
 	uint64_t	sink = 0;
 
 	ck_default_config(&c, VALUE_BYTES);
@@ -104,6 +116,33 @@ main(void)
 		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
 		walk[r] = now_seconds() - t0;
 	}
+	/* Expiry pieces at spread-out places: the first keeps all, the second removes 1 %. */
+	for (int r = 0; r < ROUNDS; r++)
+	{
+		uint32_t	ref = 1 + (uint32_t) ((uint64_t) r * (ids - CK_REMOVE_PIECE) / ROUNDS);
+		uint32_t	cutoff = 1;
+		double		t0;
+
+		t0 = now_seconds();
+		env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+		ck_remove_range(&t, env, ck_seen_before, &cutoff, &ref, CK_REMOVE_PIECE);
+		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+		piece_keeps[r] = now_seconds() - t0;
+		ref = 1 + (uint32_t) ((uint64_t) r * (ids - CK_REMOVE_PIECE) / ROUNDS);
+		{
+			uint32_t	cursor = ref - 1;
+			uint64_t	seen = 0;
+
+			ck_scan_range(&t, env, &cursor, CK_REMOVE_PIECE, NULL, doom_every_hundredth, &seen);
+		}
+		t0 = now_seconds();
+		env->lock(env->lock_ctx, CK_LOCK_TABLE, true);
+		ck_remove_range(&t, env, ck_seen_before, &cutoff, &ref, CK_REMOVE_PIECE);
+		env->unlock(env->lock_ctx, CK_LOCK_TABLE);
+		piece_removes[r] = now_seconds() - t0;
+	}
+	qsort(piece_keeps, ROUNDS, sizeof(double), compare_doubles);
+	qsort(piece_removes, ROUNDS, sizeof(double), compare_doubles);
 	qsort(cut, ROUNDS, sizeof(double), compare_doubles);
 	qsort(collect, ROUNDS, sizeof(double), compare_doubles);
 	qsort(walk, ROUNDS, sizeof(double), compare_doubles);
@@ -114,6 +153,10 @@ main(void)
 	printf("  baseline: a walk of every entry, exclusive: %10.3f ms  (the drain it replaces)\n",
 		   walk[ROUNDS / 2] * 1e3);
 	printf("  exclusive time, walk / cut:                 %10.0fx\n", walk[ROUNDS / 2] / cut[ROUNDS / 2]);
+	printf("an expiry pass's piece of %d entries, exclusive lock, medians of %d pieces:\n",
+		   CK_REMOVE_PIECE, ROUNDS);
+	printf("  removing none:                              %10.1f us\n", piece_keeps[ROUNDS / 2] * 1e6);
+	printf("  removing 1 %% of them (just read to mark):   %10.1f us\n", piece_removes[ROUNDS / 2] * 1e6);
 	fflush(stdout);
 	fprintf(stderr, "(checksum %lu)\n", (unsigned long) sink);
 	ck_destroy(&t, env);

@@ -1699,9 +1699,6 @@ ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor, uint32
 	return *cursor + 1 < t->next_fresh;
 }
 
-/* References a removal looks at under one hold of the exclusive lock. */
-#define CK_REMOVE_PIECE 16384
-
 /*
  * Goes on with a pass of ck_remove_range from *ref (1 to begin), for at
  * most max_pieces pieces of CK_REMOVE_PIECE references, each under the

@@ -279,6 +279,9 @@ extern bool ck_round_before(const void *round, const CuckooEntry *entry);
 extern uint64_t ck_remove_range(CuckooTable *t, const CoreEnv *env, CuckooDoomed doomed,
 								const void *arg, uint32_t *ref, uint32_t max_refs);
 
+/* References a removal looks at under one hold of the exclusive lock. */
+#define CK_REMOVE_PIECE 16384
+
 /* Takes and releases the table lock itself, exclusive a piece at a time. */
 extern uint64_t ck_remove_pieces(CuckooTable *t, const CoreEnv *env, CuckooDoomed doomed,
 								 const void *arg, uint32_t *ref, uint32_t max_pieces);
