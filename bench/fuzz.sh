@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the core with libFuzzer under AddressSanitizer and UBSan: sequences
 # of table operations checked against a reference set (fuzz_cuckoo), the
-# feature-key encoding (fuzz_featkey) and the sync's decoder on arbitrary
-# bytes (fuzz_sync_format), each for MONOLITH_FUZZ_SECONDS (600 by
+# feature-key encoding (fuzz_featkey), and the sync's decoder and the
+# snapshot reader on arbitrary bytes (fuzz_sync_format,
+# fuzz_snapshot_format), each for MONOLITH_FUZZ_SECONDS (600 by
 # default).  Prints each target's runs, coverage and findings; a finding's
 # input is kept under build/fuzz-findings/.
 set -euo pipefail
@@ -26,10 +27,15 @@ mkdir -p "$root/build/fuzz-findings"
 
 passed=0
 failed=0
-for target in fuzz_cuckoo fuzz_featkey fuzz_sync_format; do
+for target in fuzz_cuckoo fuzz_featkey fuzz_sync_format fuzz_snapshot_format; do
 	corpus="$root/build/corpus/$target"
 	log="$root/build/$target.log"
 	mkdir -p "$corpus"
+	# The snapshot reader starts from a whole file, which random bytes hardly make.
+	if [ "$target" = fuzz_snapshot_format ]; then
+		make -C "$root" -s build/test_snapshot_format
+		"$root/build/test_snapshot_format" --sample "$corpus/sample"
+	fi
 	echo "== $target for $seconds s" >&2
 	if "$root/build/$target" -max_total_time="$seconds" -print_final_stats=1 \
 		-artifact_prefix="$root/build/fuzz-findings/$target-" "$corpus" > "$log" 2>&1; then

@@ -4,45 +4,12 @@
  */
 #include <string.h>
 
+#include "byteorder.h"
 #include "sync_format.h"
 
 /* Records of a part, at most: keeps every size computation far from overflow. */
 #define SYNC_MAX_N (1u << 26)
 #define SYNC_MAX_FLOATS (1u << 26)
-
-static void
-put_u32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char) (v >> (8 * i));
-}
-
-static uint32_t
-get_u32(const unsigned char *p)
-{
-	uint32_t	v = 0;
-
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t) p[i] << (8 * i);
-	return v;
-}
-
-static void
-put_u64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char) (v >> (8 * i));
-}
-
-static uint64_t
-get_u64(const unsigned char *p)
-{
-	uint64_t	v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t) p[i] << (8 * i);
-	return v;
-}
 
 /* Whether kind takes keys, and floats for each key or in one record. */
 static bool
@@ -75,20 +42,20 @@ sync_encode(unsigned char *out, SyncPartKind kind, uint32_t n, uint32_t floats_p
 	uint64_t	total = part_floats(kind, n, floats_per_key);
 	unsigned char *p = out + SYNC_HEADER_BYTES;
 
-	put_u32(out, SYNC_FORMAT_MAGIC);
+	le_put32(out, SYNC_FORMAT_MAGIC);
 	out[4] = SYNC_FORMAT_VERSION;
 	out[5] = (unsigned char) kind;
 	out[6] = out[7] = 0;
-	put_u32(out + 8, kind_has_keys(kind) ? n : 0);
-	put_u32(out + 12, kind == SYNC_VALUES || kind == SYNC_DENSE ? floats_per_key : 0);
+	le_put32(out + 8, kind_has_keys(kind) ? n : 0);
+	le_put32(out + 12, kind == SYNC_VALUES || kind == SYNC_DENSE ? floats_per_key : 0);
 	for (uint32_t i = 0; kind_has_keys(kind) && i < n; i++, p += 8)
-		put_u64(p, keys[i]);
+		le_put64(p, keys[i]);
 	for (uint64_t i = 0; i < total; i++, p += 4)
 	{
 		uint32_t	bits;
 
 		memcpy(&bits, &floats[i], 4);
-		put_u32(p, bits);
+		le_put32(p, bits);
 	}
 }
 
@@ -100,12 +67,12 @@ sync_decode(const unsigned char *in, size_t len, SyncPart *part)
 	uint32_t	floats;
 	SyncPartKind kind;
 
-	if (len < SYNC_HEADER_BYTES || get_u32(in) != SYNC_FORMAT_MAGIC ||
+	if (len < SYNC_HEADER_BYTES || le_get32(in) != SYNC_FORMAT_MAGIC ||
 		in[4] != SYNC_FORMAT_VERSION || in[6] != 0 || in[7] != 0)
 		return false;
 	kind = (SyncPartKind) in[5];
-	n = get_u32(in + 8);
-	floats = get_u32(in + 12);
+	n = le_get32(in + 8);
+	floats = le_get32(in + 12);
 	if (kind < SYNC_VALUES || kind > SYNC_DENSE || n > SYNC_MAX_N || floats > SYNC_MAX_FLOATS ||
 		(!kind_has_keys(kind) && n != 0) ||
 		((kind == SYNC_VALUES || kind == SYNC_DENSE) != (floats != 0)) ||
@@ -123,7 +90,7 @@ sync_decode(const unsigned char *in, size_t len, SyncPart *part)
 uint64_t
 sync_part_key(const SyncPart *part, uint32_t i)
 {
-	return get_u64(part->keys + (size_t) i * 8);
+	return le_get64(part->keys + (size_t) i * 8);
 }
 
 /* Floats first to first + n of a decoded part (record i's are i * floats_per_key on). */
@@ -134,7 +101,7 @@ sync_part_floats(const SyncPart *part, uint64_t first, uint32_t n, float *out)
 
 	for (uint32_t j = 0; j < n; j++, p += 4)
 	{
-		uint32_t	bits = get_u32(p);
+		uint32_t	bits = le_get32(p);
 
 		memcpy(&out[j], &bits, 4);
 	}
