@@ -2,7 +2,7 @@ EXTENSION = monolith
 EXTVERSION = 0.7.0
 
 MODULE_big = monolith
-CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/optim.o src/model.o src/model_sync.o src/sync_format.o src/metrics.o src/crc32c.o src/snapshot_format.o
+CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/optim.o src/model.o src/model_sync.o src/sync_format.o src/metrics.o src/crc32c.o src/snapshot_format.o src/model_save.o
 GLUE_OBJS = src/monolith.o src/shmem.o src/modeldef.o src/catalog.o src/privileges.o src/lifecycle.o src/features.o src/spill_log.o src/commit_train.o src/sql_train.o src/expiry.o src/sql_query.o src/sql_trigger.o src/joiner.o src/sync.o src/replica.o src/worker.o src/sql_metrics.o src/auc_spill.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
@@ -28,7 +28,7 @@ $(OBJS): $(wildcard src/*.h)
 # and UndefinedBehaviorSanitizer, with no PostgreSQL in sight.
 CORE_SRCS = $(CORE_OBJS:.o=.c)
 CORE_TEST_FLAGS = -std=gnu11 -fno-math-errno -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all
-CORE_TESTS = test_cuckoo test_featkey test_optim test_model test_metrics test_sync_format test_snapshot_format
+CORE_TESTS = test_cuckoo test_featkey test_optim test_model test_metrics test_sync_format test_snapshot_format test_model_save
 
 build/%: test/%.c test/heap_env.c test/*.h $(CORE_SRCS) src/*.h
 	@mkdir -p build
@@ -40,10 +40,10 @@ unittest: $(addprefix build/,$(CORE_TESTS))
 
 # libFuzzer targets of the core (clang), under AddressSanitizer and UBSan;
 # bench/fuzz.sh runs each for a while.
-FUZZ_TARGETS = fuzz_cuckoo fuzz_featkey fuzz_sync_format fuzz_snapshot_format
+FUZZ_TARGETS = fuzz_cuckoo fuzz_featkey fuzz_sync_format fuzz_snapshot_format fuzz_model_save
 FUZZ_FLAGS = -std=gnu11 -fno-math-errno -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-build/fuzz_%: test/fuzz_%.c test/heap_env.c test/heap_env.h $(CORE_SRCS) src/*.h
+build/fuzz_%: test/fuzz_%.c test/heap_env.c test/*.h $(CORE_SRCS) src/*.h
 	@mkdir -p build
 	clang $(FUZZ_FLAGS) -o $@ $< test/heap_env.c $(CORE_SRCS) -lm -lpthread
 

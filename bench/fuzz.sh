@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the core with libFuzzer under AddressSanitizer and UBSan: sequences
 # of table operations checked against a reference set (fuzz_cuckoo), the
-# feature-key encoding (fuzz_featkey), and the sync's decoder and the
-# snapshot reader on arbitrary bytes (fuzz_sync_format,
-# fuzz_snapshot_format), each for MONOLITH_FUZZ_SECONDS (600 by
-# default).  Prints each target's runs, coverage and findings; a finding's
+# feature-key encoding (fuzz_featkey), and the sync's decoder, the
+# snapshot reader and a model's snapshot loader on arbitrary bytes
+# (fuzz_sync_format, fuzz_snapshot_format, fuzz_model_save), each for
+# MONOLITH_FUZZ_SECONDS (600 by default).  Prints each target's runs, coverage and findings; a finding's
 # input is kept under build/fuzz-findings/.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,14 +27,19 @@ mkdir -p "$root/build/fuzz-findings"
 
 passed=0
 failed=0
-for target in fuzz_cuckoo fuzz_featkey fuzz_sync_format fuzz_snapshot_format; do
+for target in fuzz_cuckoo fuzz_featkey fuzz_sync_format fuzz_snapshot_format fuzz_model_save; do
 	corpus="$root/build/corpus/$target"
 	log="$root/build/$target.log"
 	mkdir -p "$corpus"
-	# The snapshot reader starts from a whole file, which random bytes hardly make.
-	if [ "$target" = fuzz_snapshot_format ]; then
-		make -C "$root" -s build/test_snapshot_format
-		"$root/build/test_snapshot_format" --sample "$corpus/sample"
+	# The snapshot readers start from a whole file, which random bytes hardly make.
+	case "$target" in
+	fuzz_snapshot_format) sampler=test_snapshot_format ;;
+	fuzz_model_save) sampler=test_model_save ;;
+	*) sampler= ;;
+	esac
+	if [ -n "$sampler" ]; then
+		make -C "$root" -s "build/$sampler"
+		"$root/build/$sampler" --sample "$corpus/sample"
 	fi
 	echo "== $target for $seconds s" >&2
 	if "$root/build/$target" -max_total_time="$seconds" -print_final_stats=1 \

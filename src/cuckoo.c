@@ -1700,6 +1700,32 @@ ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor, uint32
 }
 
 /*
+ * Visits the live entries among max_refs references below *cursor
+ * (UINT32_MAX to begin), from the top down, and moves *cursor past them;
+ * says whether any remain.  Table lock held shared.  Going down, a pass in
+ * pieces sees every entry that lives throughout it: only shrinking moves an
+ * entry, and always from the arena's last chunk to a lower reference (the
+ * free list holds none of that chunk), so an entry moved past the cursor
+ * was seen above it; it is then seen again below.
+ */
+bool
+ck_scan_down(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor, uint32_t max_refs,
+			 CuckooVisit visit, void *arg)
+{
+	uint32_t	r = *cursor < t->next_fresh ? *cursor : t->next_fresh;
+
+	for (; r > 1 && max_refs > 0; max_refs--)
+	{
+		CuckooEntry *e = entry_at(t, env, --r);
+
+		if (__atomic_load_n(&e->meta, __ATOMIC_RELAXED) & CK_META_LIVE)
+			visit(arg, e);
+	}
+	*cursor = r;
+	return r > 1;
+}
+
+/*
  * Goes on with a pass of ck_remove_range from *ref (1 to begin), for at
  * most max_pieces pieces of CK_REMOVE_PIECE references, each under the
  * exclusive table lock, which others may take in between; *ref is 0 once
@@ -1850,6 +1876,37 @@ log_resize(CuckooTable *t, const CoreEnv *env, MemHandle *log, uint32_t *log_roo
 	table_free(t, env, *log, (size_t) *log_room * size);
 	*log = bigger;
 	*log_room = room;
+}
+
+/*
+ * After a table was filled from elsewhere (a snapshot, the sync's rows),
+ * before anyone else uses it: the round under way becomes next_round, with
+ * no round cut and nothing noted, then every live entry whose round is not
+ * before next_round (with note_all, every one) is noted changed in it, to
+ * be shipped.  Table lock exclusive.
+ */
+void
+ck_restart_rounds(CuckooTable *t, const CoreEnv *env, uint32_t next_round, bool note_all)
+{
+	for (int i = 0; i < 2; i++)
+	{
+		t->changes[i].changed_n = 0;
+		t->changes[i].removed_n = 0;
+		t->changes[i].collected = 0;
+	}
+	t->cutting = false;
+	t->cut = 0;
+	t->round = next_round != 0 ? next_round : 1;
+	for (uint32_t ref = 1; ref < t->next_fresh; ref++)
+	{
+		CuckooEntry *e = entry_at(t, env, ref);
+
+		if ((e->meta & CK_META_LIVE) && (note_all || (int32_t) (e->round - t->round) >= 0))
+		{
+			e->round = t->round;
+			note_changed(t, env, ref);
+		}
+	}
 }
 
 /*

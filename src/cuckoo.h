@@ -310,11 +310,16 @@ extern const uint64_t *ck_removed_keys(const CuckooTable *t, const CoreEnv *env)
 /* Table lock held shared (it may allocate, or free). */
 extern void ck_release_changes(CuckooTable *t, const CoreEnv *env);
 
+/* Table lock exclusive, before anyone else uses a table filled from elsewhere. */
+extern void ck_restart_rounds(CuckooTable *t, const CoreEnv *env, uint32_t next_round, bool note_all);
+
 /* Visit every live entry (the second in pieces); table lock held shared or exclusive. */
 extern uint64_t ck_scan(const CuckooTable *t, const CoreEnv *env,
 						CuckooVisit visit, void *arg);
 extern bool ck_scan_range(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor,
 						  uint32_t max_refs, const uint32_t *before, CuckooVisit visit, void *arg);
+extern bool ck_scan_down(const CuckooTable *t, const CoreEnv *env, uint32_t *cursor,
+						 uint32_t max_refs, CuckooVisit visit, void *arg);
 
 extern uint64_t ck_chunk_bytes(const CuckooTable *t);
 extern uint64_t ck_min_bytes(const CuckooConfig *config);

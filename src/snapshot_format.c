@@ -14,7 +14,7 @@
 /* The header's own fields, before the description: magic and version. */
 #define HEADER_FIELDS 8
 /* The end block's payload: blocks and bytes before it. */
-#define END_BYTES 16
+#define END_BYTES (SNAP_END_BLOCK_BYTES - SNAP_BLOCK_OVERHEAD)
 
 void
 snap_writer_init(SnapWriter *w, SnapWrite write, void *ctx)
@@ -187,6 +187,26 @@ snap_read_block(SnapReader *r, uint32_t *kind, void *buf, uint32_t cap, uint32_t
 	r->blocks++;
 	r->bytes += *n;
 	return SNAP_OK;
+}
+
+/*
+ * Whether bytes[0..n) are exactly one whole block, its checksum right: so
+ * a reader can check a block it found at a known offset (the last before
+ * the end block, say) without reading the file through.
+ */
+bool
+snap_block_in(const unsigned char *bytes, size_t n, uint32_t *kind,
+			  const unsigned char **payload, uint32_t *len)
+{
+	if (n < SNAP_BLOCK_OVERHEAD)
+		return false;
+	*kind = le_get32(bytes);
+	*len = le_get32(bytes + 4);
+	if (*len != n - SNAP_BLOCK_OVERHEAD ||
+		le_get32(bytes + FRAME_BYTES + *len) != crc32c(0, bytes, FRAME_BYTES + *len))
+		return false;
+	*payload = bytes + FRAME_BYTES;
+	return true;
 }
 
 const char *

@@ -26,6 +26,11 @@
 /* Bytes of the header's description at most. */
 #define SNAP_MAX_DESCRIPTION 4096
 
+/* Bytes a block takes beyond its payload: kind, length, checksum. */
+#define SNAP_BLOCK_OVERHEAD 12
+/* Bytes of the end block, the file's last. */
+#define SNAP_END_BLOCK_BYTES (SNAP_BLOCK_OVERHEAD + 16)
+
 enum
 {
 	SNAP_BLOCK_HEADER = 1,
@@ -74,6 +79,8 @@ extern bool snap_write_end(SnapWriter *w);
 extern void snap_reader_init(SnapReader *r, SnapRead read, void *ctx);
 extern SnapStatus snap_read_header(SnapReader *r, void *description, uint32_t cap, uint32_t *n);
 extern SnapStatus snap_read_block(SnapReader *r, uint32_t *kind, void *buf, uint32_t cap, uint32_t *n);
+extern bool snap_block_in(const unsigned char *bytes, size_t n, uint32_t *kind,
+						  const unsigned char **payload, uint32_t *len);
 extern const char *snap_status_text(SnapStatus status);
 
 #endif							/* MONOLITH_SNAPSHOT_FORMAT_H */

@@ -50,13 +50,7 @@ sync_encode(unsigned char *out, SyncPartKind kind, uint32_t n, uint32_t floats_p
 	le_put32(out + 12, kind == SYNC_VALUES || kind == SYNC_DENSE ? floats_per_key : 0);
 	for (uint32_t i = 0; kind_has_keys(kind) && i < n; i++, p += 8)
 		le_put64(p, keys[i]);
-	for (uint64_t i = 0; i < total; i++, p += 4)
-	{
-		uint32_t	bits;
-
-		memcpy(&bits, &floats[i], 4);
-		le_put32(p, bits);
-	}
+	le_put_floats(p, floats, total);
 }
 
 /* Decodes len bytes into part; false unless they are exactly one well-formed part. */
@@ -97,12 +91,5 @@ sync_part_key(const SyncPart *part, uint32_t i)
 void
 sync_part_floats(const SyncPart *part, uint64_t first, uint32_t n, float *out)
 {
-	const unsigned char *p = part->floats + first * 4;
-
-	for (uint32_t j = 0; j < n; j++, p += 4)
-	{
-		uint32_t	bits = le_get32(p);
-
-		memcpy(&out[j], &bits, 4);
-	}
+	le_get_floats(out, part->floats + first * 4, n);
 }
