@@ -1,14 +1,14 @@
 EXTENSION = monolith
-EXTVERSION = 0.7.0
+EXTVERSION = 0.8.0
 
 MODULE_big = monolith
 CORE_OBJS = src/cuckoo.o src/sketch.o src/featkey.o src/optim.o src/model.o src/model_sync.o src/sync_format.o src/metrics.o src/crc32c.o src/snapshot_format.o src/model_save.o
-GLUE_OBJS = src/monolith.o src/shmem.o src/modeldef.o src/catalog.o src/privileges.o src/lifecycle.o src/features.o src/spill_log.o src/commit_train.o src/sql_train.o src/expiry.o src/sql_query.o src/sql_trigger.o src/joiner.o src/sync.o src/replica.o src/worker.o src/sql_metrics.o src/auc_spill.o
+GLUE_OBJS = src/monolith.o src/shmem.o src/modeldef.o src/catalog.o src/privileges.o src/lifecycle.o src/features.o src/spill_log.o src/commit_train.o src/sql_train.o src/expiry.o src/sql_query.o src/sql_trigger.o src/joiner.o src/sync.o src/replica.o src/worker.o src/sql_metrics.o src/auc_spill.o src/sync_rows.o src/snapshot.o src/restore.o src/sql_snapshot.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "monolith - online recommendation models in shared memory"
 
-REGRESS = install create_model train_score expire auc errors deepfm train_query negative_sampling privileges search_path call_sites lifecycle train_trigger joiner upgrade
+REGRESS = install create_model train_score expire auc errors deepfm train_query negative_sampling privileges search_path call_sites lifecycle train_trigger joiner snapshot upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/monolith.conf --temp-instance=./tmp_check --inputdir=$(srcdir)
 TAP_TESTS = 1
 

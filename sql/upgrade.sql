@@ -1,4 +1,4 @@
--- From 0.1.0 through 0.2.0, 0.3.0, 0.4.0, 0.5.0 and 0.6.0 to 0.7.0.  The library refuses to use models
+-- From 0.1.0 through 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0 and 0.7.0 to 0.8.0.  The library refuses to use models
 -- until the installed SQL is brought up to date: before 0.3.0 models had no
 -- owners, so nobody's privileges on them could be checked.
 DROP EXTENSION monolith;
@@ -81,5 +81,11 @@ ALTER EXTENSION monolith UPDATE TO '0.7.0';
 SELECT name, ttl, slot_ttl, ids > 0 AS holds_ids, expired FROM monolith.models ORDER BY name;
 SELECT monolith.create_model('aged', ARRAY['u'], ttl => interval '30 days');
 SELECT name, ttl FROM monolith.models WHERE name = 'aged';
+
+-- 0.8.0: snapshots of the models made before, listed and restored
+ALTER EXTENSION monolith UPDATE TO '0.8.0';
+SELECT ids > 0 AS holds_ids FROM monolith.snapshot('old');
+SELECT model, status, ids > 0 AS holds_ids FROM monolith.snapshots ORDER BY model;
+SELECT monolith.restore('old') > 0 AS restored;
 DROP EXTENSION monolith;
 CREATE EXTENSION monolith;

@@ -37,6 +37,7 @@
 #include "lifecycle.h"
 #include "privileges.h"
 #include "replica.h"
+#include "snapshot.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(monolith_create_model);
@@ -108,7 +109,11 @@ pending_settle(int level, bool committed, bool to_parent)
 		else
 		{
 			if (p->at_commit == committed)
+			{
 				shmem_release(p->scope, &p->key);
+				/* The state is gone for good: so are its snapshots. */
+				snapshot_forget(p->scope, &p->key);
+			}
 			pfree(p);
 		}
 	}

@@ -196,6 +196,14 @@ admission_equal(const CuckooAdmission *a, const CuckooAdmission *b)
 		a->seed == b->seed && a->sketch_width_log2 == b->sketch_width_log2;
 }
 
+/* Whether a file of this header is of m's shape, to load into it. */
+bool
+model_file_fits(const ModelFileHeader *header, const Model *m)
+{
+	return model_config_equal(&header->config, &m->config) &&
+		admission_equal(&header->admission, &m->table.config.admission);
+}
+
 /* Bytes of an entry's record. */
 static size_t
 record_bytes(const Model *m)
@@ -576,8 +584,7 @@ model_load(Model *m, const CoreEnv *env, SnapReader *r, const ModelFileHeader *h
 	LoadState	st = {0};
 	uint32_t	cap = (uint32_t) model_file_buffer_bytes(m);
 
-	if (!model_config_equal(&header->config, &m->config) ||
-		!admission_equal(&header->admission, &m->table.config.admission))
+	if (!model_file_fits(header, m))
 		return MODEL_FILE_OTHER_SHAPE;
 	for (;;)
 	{

@@ -77,6 +77,7 @@ extern ModelFileStatus model_load(Model *m, const CoreEnv *env, SnapReader *r,
 								  unsigned char *buffer, ModelFileSummary *summary);
 extern bool model_file_tail(const unsigned char *tail, ModelFileSummary *summary);
 extern bool model_config_equal(const ModelConfig *a, const ModelConfig *b);
+extern bool model_file_fits(const ModelFileHeader *header, const Model *m);
 extern const char *model_file_status_text(ModelFileStatus status);
 
 /*

@@ -16,6 +16,7 @@
 #include "lifecycle.h"
 #include "replica.h"
 #include "shmem.h"
+#include "snapshot.h"
 #include "sync.h"
 #include "worker.h"
 
@@ -94,6 +95,13 @@ _PG_init(void)
 							&monolith_dense_sync_interval_ms,
 							10000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("monolith.snapshots_kept",
+							"Snapshots kept of each model: taking one removes the oldest beyond this many.",
+							"Keep two at least: a snapshot damaged on disk is passed over for the one before it.",
+							&monolith_snapshots_kept,
+							3, 1, 1000,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("monolith.role",
 							 "What this server does with its models: trains them, or serves a trainer's.",

@@ -25,7 +25,7 @@ PG_FUNCTION_INFO_V1(monolith_revoke_model);
 PG_FUNCTION_INFO_V1(monolith_alter_model_owner);
 
 /* Whether role owns the model: is a superuser, or has the owner role's privileges. */
-static bool
+bool
 model_owned_by(Oid role, Oid owner)
 {
 	return superuser_arg(role) || has_privs_of_role(role, owner);

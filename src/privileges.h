@@ -17,6 +17,7 @@
 #define MODEL_PRIV_TRAIN ACL_UPDATE
 #define MODEL_PRIV_ALL (MODEL_PRIV_SCORE | MODEL_PRIV_TRAIN)
 
+extern bool model_owned_by(Oid role, Oid owner);
 extern bool model_may(Oid role, Oid owner, const Acl *acl, AclMode privileges);
 extern bool model_visible(Oid role, Oid owner, const Acl *acl);
 extern void model_require(const ModelDef *def, AclMode privilege);

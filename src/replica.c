@@ -42,7 +42,7 @@
 #include "replica.h"
 #include "shmem.h"
 #include "sync.h"
-#include "sync_format.h"
+#include "sync_rows.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(monolith_apply_sync);
@@ -100,43 +100,19 @@ row_column(TriggerData *td, HeapTuple row, const char *column)
 	return value;
 }
 
-/*
- * Applies one part of round (of the state's incarnation) to the handle's
- * model; false if it could not.
- */
-static bool
-apply_part(ModelHandle *h, uint32 round, bytea *data, uint64 *keys)
-{
-	SyncPart	part;
-	uint64		refused = 0;
-
-	if (!sync_decode((const unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &part))
-		return false;
-	*keys = part.kind == SYNC_VALUES ? part.n : 0;
-	switch (part.kind)
-	{
-		case SYNC_VALUES:
-			return model_import_values(h->model, &h->env, round, &part, table_clock_now(), &refused);
-		case SYNC_REMOVALS:
-			return model_import_removals(h->model, &h->env, round, &part);
-		case SYNC_PURGE:
-			(void) model_import_purge(h->model, &h->env, round);
-			return true;
-		case SYNC_DENSE:
-			return model_import_dense(h->model, &h->env, &part);
-	}
-	return false;
-}
-
-/* Logs and counts a part that could not be applied. */
+/* Applies a shipped part on this replica, and counts it. */
 static void
-reject_part(ModelHandle *h, int64 model_id, uint32 round)
+apply_counted(ModelHandle *h, uint32 round, bytea *data, TimestampTz shipped_at)
 {
-	shmem_replica_applied(h, true, 0, 0);
-	ereport(WARNING,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("a shipped part of model \"%s\" (round %u) could not be applied", h->def.name, round),
-			 errdetail("Its data is not a part of this version's format, or not of this model's shape.")));
+	uint64		keys = 0;
+
+	if (sync_apply_part(h, round, data, &keys))
+		shmem_replica_applied(h, false, keys, shipped_at);
+	else
+	{
+		sync_reject_part(h, round);
+		shmem_replica_applied(h, true, 0, 0);
+	}
 }
 
 /*
@@ -152,7 +128,6 @@ monolith_apply_sync(PG_FUNCTION_ARGS)
 	TimestampTz incarnation;
 	TimestampTz held;
 	uint32		round;
-	uint64		keys = 0;
 	ModelDef	def;
 	ModelHandle h;
 	CatalogScope scope;
@@ -211,10 +186,8 @@ monolith_apply_sync(PG_FUNCTION_ARGS)
 		replica_reset(&h, &def);
 		shmem_replica_set(&h, incarnation, true);
 	}
-	if (apply_part(&h, round, DatumGetByteaPP(row_column(td, row, "data")), &keys))
-		shmem_replica_applied(&h, false, keys, DatumGetTimestampTz(row_column(td, row, "shipped_at")));
-	else
-		reject_part(&h, model_id, round);
+	apply_counted(&h, round, DatumGetByteaPP(row_column(td, row, "data")),
+				  DatumGetTimestampTz(row_column(td, row, "shipped_at")));
 	return PointerGetDatum(NULL);
 }
 
@@ -228,9 +201,6 @@ replica_reset(ModelHandle *h, const ModelDef *def)
 	shmem_open_model(h, def);
 }
 
-/* Rows fetched at once by a rebuild. */
-#define REBUILD_FETCH 64
-
 /*
  * Rebuilds model_id's memory from the replicated tables, in the caller's
  * transaction: every part of the latest incarnation in round order, then
@@ -243,12 +213,10 @@ replica_rebuild(int64 model_id)
 	ModelDef	def;
 	ModelHandle h;
 	InternalQuery q;
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		values[2] = {Int64GetDatum(model_id), 0};
-	bool		isnull;
-	TimestampTz incarnation = 0;
-	Portal		portal;
-	uint64		keys = 0;
+	SyncExtent	extent;
+	RowsApplied applied;
+	DenseRow	dense;
+	bool		copying;
 
 	if (!catalog_model_exists(model_id))
 		return false;
@@ -272,66 +240,26 @@ replica_rebuild(int64 model_id)
 				 "WHERE srrelid OPERATOR(pg_catalog.=) ANY ('{monolith.sync_batches,monolith.sync_dense}'::pg_catalog.regclass[]) "
 				 "AND srsubstate OPERATOR(pg_catalog.=) ANY ('{i,d}'::pg_catalog.\"char\"[])",
 				 0, NULL, NULL, false, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-	{
-		internal_end(&q);
+	copying = SPI_processed > 0;
+	internal_end(&q);
+	if (copying)
 		return true;
-	}
 	shmem_open_model(&h, &def);
 	replica_reset(&h, &def);
-	internal_run("SELECT max(incarnation) FROM monolith.sync_batches WHERE model_id OPERATOR(pg_catalog.=) $1",
-				 1, types, values, false, SPI_OK_SELECT);
-	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
+	extent = sync_rows_extent(model_id);
+	if (extent.incarnation != 0)
 	{
-		incarnation = DatumGetTimestampTz(values[1]);
-		portal = SPI_cursor_open_with_args(NULL,
-										   "SELECT round, data, shipped_at FROM monolith.sync_batches "
-										   "WHERE model_id OPERATOR(pg_catalog.=) $1 AND incarnation OPERATOR(pg_catalog.=) $2 "
-										   "ORDER BY round, part",
-										   2, types, values, NULL, false, 0);
-		for (;;)
-		{
-			SPI_cursor_fetch(portal, true, REBUILD_FETCH);
-			if (SPI_processed == 0)
-				break;
-			for (uint64 i = 0; i < SPI_processed; i++)
-			{
-				HeapTuple	t = SPI_tuptable->vals[i];
-				uint32		round = (uint32) DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
-				bytea	   *data = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
-				TimestampTz shipped_at = DatumGetTimestampTz(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
-
-				if (apply_part(&h, round, data, &keys))
-					shmem_replica_applied(&h, false, keys, shipped_at);
-				else
-					reject_part(&h, model_id, round);
-			}
-			SPI_freetuptable(SPI_tuptable);
-			CHECK_FOR_INTERRUPTS();
-		}
-		SPI_cursor_close(portal);
+		sync_rows_apply(&h, model_id, extent.incarnation, 0, &applied);
+		shmem_replica_applied(&h, false, applied.keys, applied.shipped_at);
+		for (uint64 i = 0; i < applied.rejected; i++)
+			shmem_replica_applied(&h, true, 0, 0);
 	}
-	internal_run("SELECT incarnation, round, data, shipped_at FROM monolith.sync_dense WHERE model_id OPERATOR(pg_catalog.=) $1",
-				 1, types, values, false, SPI_OK_SELECT);
-	if (SPI_processed == 1)
+	if (sync_dense_row(model_id, &dense) && dense.incarnation >= extent.incarnation)
 	{
-		HeapTuple	t = SPI_tuptable->vals[0];
-		TimestampTz dense_incarnation = DatumGetTimestampTz(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (dense_incarnation >= incarnation)
-		{
-			incarnation = dense_incarnation;
-			if (apply_part(&h, (uint32) DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull)),
-						   DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull)), &keys))
-				shmem_replica_applied(&h, false, 0,
-									  DatumGetTimestampTz(SPI_getbinval(t, SPI_tuptable->tupdesc, 4, &isnull)));
-			else
-				reject_part(&h, model_id, 0);
-		}
+		extent.incarnation = dense.incarnation;
+		apply_counted(&h, (uint32) dense.round, dense.data, dense.shipped_at);
 	}
-	internal_end(&q);
-	shmem_replica_set(&h, incarnation, true);
+	shmem_replica_set(&h, extent.incarnation, true);
 	return true;
 }
 

@@ -29,6 +29,12 @@
  *	  reader may read a state freed under it: the DSA area keeps the memory
  *	  mapped in this process until this process next calls into it, which a
  *	  reader does not do before read_end tells it to discard what it read.
+ *	- ModelSlot.restoring is set and cleared under the registry lock
+ *	  exclusive.  While it is set, only the process that made the state uses
+ *	  it (restoring it: restore.c); shmem_open_model makes others wait on
+ *	  ModelSlot.restored, and shrink_others passes it over.  A restore that
+ *	  fails frees the state at the (sub)transaction's abort, once its locks
+ *	  are released, so that the next user makes and restores it again.
  *	- ModelState.locks are the core's arena and stripe locks, taken only
  *	  under the table lock.
  *	- A process that holds a table lock takes another table lock, or the
@@ -54,8 +60,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "access/parallel.h"
+#include "access/xact.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "portability/instr_time.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proclist.h"
@@ -69,6 +79,7 @@
 #include "model_sync.h"
 
 #include "replica.h"
+#include "restore.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -94,6 +105,8 @@ typedef struct ModelSlot
 	bool		in_use;			/* holds a live state, found by its key */
 	bool		dying;			/* being freed: neither found nor reused */
 	int			dying_by;		/* the pid of the process freeing it */
+	bool		restoring;		/* being restored by the process that made it (restore.c) */
+	ConditionVariable restored; /* broadcast when restoring ends, or the state goes */
 	ModelKey	key;
 	uint32		generation;
 	dsa_pointer state;
@@ -158,6 +171,9 @@ static dsa_area *area = NULL;
 pg_atomic_uint64 *monolith_definitions_version = NULL;
 pg_atomic_uint32 *monolith_memory_pressure = NULL;
 
+static void restore_abort_callback(XactEvent event, void *arg);
+static void restore_subabort_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent,
+									  void *arg);
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -220,6 +236,8 @@ monolith_shmem_startup(void)
 				pg_atomic_init_u64(&shared->models[i].committed_auc[b], 0);
 			shared->models[i].in_use = false;
 			shared->models[i].dying = false;
+			shared->models[i].restoring = false;
+			ConditionVariableInit(&shared->models[i].restored);
 		}
 		created = dsa_create_in_place((char *) shared + shared->dsa_offset,
 									  DSA_IN_PLACE_SIZE, shared->dsa_tranche, NULL);
@@ -234,6 +252,8 @@ monolith_shmem_startup(void)
 void
 shmem_install_hooks(void)
 {
+	RegisterXactCallback(restore_abort_callback, NULL);
+	RegisterSubXactCallback(restore_subabort_callback, NULL);
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = monolith_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
@@ -327,6 +347,8 @@ fair_share(void)
 
 static bool reclaim_for(uint64 own_bytes, int self, uint64 share, uint64 wanted);
 static dsa_pointer area_take(size_t size);
+static void release_mark(ReleaseScope scope, const ModelKey *key);
+static void release_marked(void);
 
 /*
  * Memory on the DSA area for a model holding own_bytes (registry index
@@ -575,7 +597,7 @@ model_lock(void *ctx, uint32_t id, bool exclusive)
 			LWLockRelease(&slot->table_lock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" was dropped", h->def.name)));
+				 errmsg("model \"%s\" was dropped or restored from a snapshot", h->def.name)));
 	}
 }
 
@@ -677,14 +699,31 @@ key_of(const ModelDef *def)
 	return (ModelKey) {MyDatabaseId, def->extension, def->id};
 }
 
+/* A registry entry free for a new state; errors if there is none.  Registry lock held. */
+static int
+registry_free_entry(void)
+{
+	Assert(LWLockHeldByMe(shared->lock));
+	for (int index = 0; index < shared->max_models; index++)
+		if (!shared->models[index].in_use && !shared->models[index].dying)
+			return index;
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("too many models in use"),
+			 errdetail("At most %d models can be live at once.", shared->max_models),
+			 errhint("Drop unused models or raise monolith.max_models.")));
+	pg_unreachable();
+}
+
 /*
  * Makes a fresh state for def, whose core configuration is model_config, in a
- * free registry entry; registry lock exclusive.
+ * free registry entry, to be restored by this process if restore; registry
+ * lock exclusive.
  */
 static int
-registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_config)
+registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_config, bool restore)
 {
-	ModelSlot  *slot = NULL;
+	ModelSlot  *slot;
 	int			index;
 	dsa_pointer dp;
 	ModelState *state;
@@ -693,18 +732,8 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	volatile bool initialized;
 
 	Assert(LWLockHeldByMeInMode(shared->lock, LW_EXCLUSIVE));
-	for (index = 0; index < shared->max_models; index++)
-		if (!shared->models[index].in_use && !shared->models[index].dying)
-		{
-			slot = &shared->models[index];
-			break;
-		}
-	if (slot == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("too many models in use"),
-				 errdetail("At most %d models can be live at once.", shared->max_models),
-				 errhint("Drop unused models or raise monolith.max_models.")));
+	index = registry_free_entry();
+	slot = &shared->models[index];
 	table_config_from_def(&config, def);
 	config.n_stripes = MODEL_STRIPES;
 	/* A replica holds what the trainer admitted. */
@@ -777,23 +806,27 @@ registry_create(ModelHandle *h, const ModelDef *def, const ModelConfig *model_co
 	pg_atomic_write_u64(&slot->replica_keys, 0);
 	pg_atomic_write_u64(&slot->replica_rejected, 0);
 	pg_atomic_write_u64(&slot->replica_shipped_at, 0);
+	slot->restoring = restore;
 	slot->in_use = true;
 	worker_request(key_of(def).dboid);
 	return index;
 }
 
 /*
- * The registry entry of def's state, made if there is none; registry lock
- * held shared on return.  A definition this transaction still sees may be
+ * The registry entry of def's state, made if there is none (then *created:
+ * a trainer's is this process's to restore); registry lock held shared on
+ * return.  A definition this transaction still sees may be
  * of a model whose row another has deleted since and whose state it freed:
  * that state must not come back.  So a state is made only for a row that
  * exists as of now; and a release in between (which might have been that
  * row's, finding nothing yet to free) sends the check round again.
  */
 static int
-registry_find_or_create(ModelHandle *h, const ModelDef *def, const ModelConfig *config)
+registry_find_or_create(ModelHandle *h, const ModelDef *def, const ModelConfig *config,
+						bool *created)
 {
 	ModelKey	key = key_of(def);
+	uint32		made = 0;		/* the generation of the state this process made */
 
 	for (;;)
 	{
@@ -802,11 +835,19 @@ registry_find_or_create(ModelHandle *h, const ModelDef *def, const ModelConfig *
 
 		LWLockAcquire(shared->lock, LW_SHARED);
 		index = registry_find(&key);
+		*created = index >= 0 && made != 0 && shared->models[index].generation == made;
 		if (index >= 0)
 			return index;
 		releases = pg_atomic_read_u64(&shared->releases);
 		LWLockRelease(shared->lock);
 
+		/* A trainer's state is restored as it is made, which a parallel worker cannot do. */
+		if (IsParallelWorker() && monolith_role == MONOLITH_ROLE_TRAINER)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" is not restored yet", def->name),
+					 errdetail("After a server start a model is restored before a parallel worker may use it."),
+					 errhint("Try again in a moment.")));
 		/* Catalog reads run with no LWLock of ours held. */
 		Assert(!LWLockHeldByMe(shared->lock));
 		if (!catalog_row_exists_now(def))
@@ -817,9 +858,114 @@ registry_find_or_create(ModelHandle *h, const ModelDef *def, const ModelConfig *
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 		index = registry_find(&key);
 		if (index < 0 && pg_atomic_read_u64(&shared->releases) == releases)
-			index = registry_create(h, def, config);
+		{
+			index = registry_create(h, def, config, monolith_role == MONOLITH_ROLE_TRAINER);
+			made = shared->models[index].generation;
+		}
 		LWLockRelease(shared->lock);
 	}
+}
+
+/* Waits until the state of a registry entry is restored, or goes (its generation changes). */
+static void
+wait_for_restore(ModelSlot *slot, uint32 generation)
+{
+	ConditionVariablePrepareToSleep(&slot->restored);
+	for (;;)
+	{
+		bool		done;
+
+		LWLockAcquire(shared->lock, LW_SHARED);
+		done = !slot->restoring || slot->generation != generation;
+		LWLockRelease(shared->lock);
+		if (done)
+			break;
+		/* Timed: a wakeup lost to a process that died is at most a second late. */
+		(void) ConditionVariableTimedSleep(&slot->restored, 1000, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* The state this process is restoring, freed if the (sub)transaction aborts meanwhile. */
+static ModelKey restore_failing;
+static bool restore_under_way = false;
+
+/*
+ * Restores the handle's state, which this process made (see restore.c),
+ * from only or else by itself; then others may use it.
+ */
+static uint64
+restore_state(ModelHandle *h, const SnapshotFile *only)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+	uint64		ids;
+
+	restore_failing = key_of(&h->def);
+	restore_under_way = true;
+	ids = restore_model(h, only);
+	restore_under_way = false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	slot->restoring = false;
+	/* A failed snapshot's reset may have made the dense weights anew. */
+	model_snapshot(&h->snapshot, h->model, &h->env);
+	LWLockRelease(shared->lock);
+	ConditionVariableBroadcast(&slot->restored);
+	return ids;
+}
+
+/* At abort: a restore under way failed, and its state goes. */
+static void
+restore_abort_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT && restore_under_way)
+	{
+		restore_under_way = false;
+		shmem_release(RELEASE_MODEL, &restore_failing);
+	}
+}
+
+static void
+restore_subabort_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		restore_abort_callback(XACT_EVENT_ABORT, arg);
+}
+
+/*
+ * On a trainer: frees the model's state and makes a new one, restored from
+ * the snapshot file alone, which snapshot_check found whole.  Nobody else
+ * can make the model a state in between.  Returns the IDs restored.
+ */
+uint64
+shmem_restore_model(ModelHandle *h, const ModelDef *def, const SnapshotFile *file)
+{
+	ModelConfig expected;
+	ModelKey	key = key_of(def);
+	int			index;
+
+	shmem_require();
+	h->def = *def;
+	model_config_from_def(&expected, def);
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	/* The old state's entry is not free until it is freed: a new one must be. */
+	(void) registry_free_entry();
+	release_mark(RELEASE_MODEL, &key);
+	PG_TRY();
+	{
+		index = registry_create(h, def, &expected, true);
+	}
+	PG_CATCH();
+	{
+		LWLockRelease(shared->lock);
+		release_marked();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	handle_bind(h, index);
+	model_snapshot(&h->snapshot, h->model, &h->env);
+	LWLockRelease(shared->lock);
+	release_marked();
+	return restore_state(h, file);
 }
 
 /*
@@ -832,17 +978,32 @@ shmem_open_model(ModelHandle *h, const ModelDef *def)
 {
 	ModelConfig expected;
 	bool		matches;
+	bool		created;
 	int			index;
 
 	shmem_require();
 	h->def = *def;
 	model_config_from_def(&expected, def);
-	index = registry_find_or_create(h, def, &expected);
+	for (;;)
+	{
+		ModelSlot  *slot;
+		uint32		generation;
+
+		index = registry_find_or_create(h, def, &expected, &created);
+		slot = &shared->models[index];
+		if (!slot->restoring || created)
+			break;
+		generation = slot->generation;
+		LWLockRelease(shared->lock);
+		wait_for_restore(slot, generation);
+	}
 	handle_bind(h, index);
 	matches = memcmp(&expected, &h->model->config, sizeof(ModelConfig)) == 0;
 	/* The registry lock keeps the model from being freed while it is copied. */
 	model_snapshot(&h->snapshot, h->model, &h->env);
 	LWLockRelease(shared->lock);
+	if (created && shared->models[index].restoring)
+		restore_state(h, NULL);
 	if (!matches)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -922,7 +1083,7 @@ shrink_others(int except, uint64 share, uint64 wanted, int max_pieces, bool paus
 		ModelSlot  *slot = &shared->models[i];
 		uint64		bytes;
 
-		if (i == except || !slot->in_use)
+		if (i == except || !slot->in_use || slot->restoring)
 			continue;
 		bytes = state_bytes(slot_model(slot));
 		if (bytes <= share)
@@ -1011,17 +1172,14 @@ release_covers(ReleaseScope scope, const ModelKey *key, const ModelKey *of)
 }
 
 /*
- * Frees the shared states that scope and key name.  Under the registry lock
- * they are marked dying and given a new generation, so that nobody finds or
- * binds them again and whoever holds them errors at his next lock; then,
- * with the registry lock released, each is freed once the operations under
- * way on it have ended.  Runs at COMMIT and ABORT: nothing here may fail.
+ * Marks the states that scope and key name dying, with new generations, so
+ * that nobody finds or binds them again and whoever holds them errors at
+ * his next lock; registry lock exclusive.
  */
-void
-shmem_release(ReleaseScope scope, const ModelKey *key)
+static void
+release_mark(ReleaseScope scope, const ModelKey *key)
 {
-	shmem_require();
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	Assert(LWLockHeldByMeInMode(shared->lock, LW_EXCLUSIVE));
 	pg_atomic_fetch_add_u64(&shared->releases, 1);
 	for (int i = 0; i < shared->max_models; i++)
 	{
@@ -1035,9 +1193,13 @@ shmem_release(ReleaseScope scope, const ModelKey *key)
 		shared->n_live--;
 		slot->generation = shared->next_generation++;
 	}
-	LWLockRelease(shared->lock);
+}
 
-	/* Only this process clears the marks it made. */
+/* Frees the states this process marked dying, without the registry lock. */
+static void
+release_marked(void)
+{
+	Assert(!LWLockHeldByMe(shared->lock));
 	for (int i = 0; i < shared->max_models; i++)
 	{
 		ModelSlot  *slot = &shared->models[i];
@@ -1045,6 +1207,8 @@ shmem_release(ReleaseScope scope, const ModelKey *key)
 
 		if (!slot->dying || slot->dying_by != MyProcPid)
 			continue;
+		/* Those waiting for its restore see it go. */
+		ConditionVariableBroadcast(&slot->restored);
 		handle_bind(&h, i);
 
 		/*
@@ -1062,8 +1226,25 @@ shmem_release(ReleaseScope scope, const ModelKey *key)
 
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 		slot->dying = false;
+		slot->restoring = false;
 		LWLockRelease(shared->lock);
 	}
+}
+
+/*
+ * Frees the shared states that scope and key name: marked dying under the
+ * registry lock, then, with it released, each freed once the operations
+ * under way on it have ended.  Runs at COMMIT and ABORT: nothing here may
+ * fail.
+ */
+void
+shmem_release(ReleaseScope scope, const ModelKey *key)
+{
+	shmem_require();
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	release_mark(scope, key);
+	LWLockRelease(shared->lock);
+	release_marked();
 }
 
 /*
@@ -1292,6 +1473,21 @@ TimestampTz
 shmem_incarnation(const ModelHandle *h)
 {
 	return shared->models[h->registry_index].incarnation;
+}
+
+/*
+ * After a restore from the sync's rows of incarnation: the state goes on
+ * with it, so that its next rounds follow those rows.
+ */
+void
+shmem_continue_incarnation(const ModelHandle *h, TimestampTz incarnation)
+{
+	ModelSlot  *slot = &shared->models[h->registry_index];
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	slot->incarnation = incarnation;
+	shared->last_incarnation = Max(shared->last_incarnation, incarnation);
+	LWLockRelease(shared->lock);
 }
 
 /* Notes, for monolith.sync_status, a round cut. */

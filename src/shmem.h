@@ -87,7 +87,11 @@ extern int	monolith_log_long_holds_ms;
 extern void shmem_install_hooks(void);
 extern void shmem_require(void);
 extern void shmem_assign_max_memory(int newval, void *extra);
+struct SnapshotFile;
+
 extern void shmem_open_model(ModelHandle *handle, const ModelDef *def);
+extern uint64 shmem_restore_model(ModelHandle *h, const ModelDef *def, const struct SnapshotFile *file);
+extern void shmem_continue_incarnation(const ModelHandle *h, TimestampTz incarnation);
 extern bool shmem_model_alive(const ModelHandle *h);
 extern void shmem_count_outcome(const ModelHandle *h, CommitOutcome outcome, uint64 n);
 extern void shmem_add_committed_auc(const ModelHandle *h, const double *pos, const double *neg);

@@ -50,7 +50,9 @@
 #include "joiner.h"
 #include "lifecycle.h"
 #include "replica.h"
+#include "restore.h"
 #include "shmem.h"
+#include "snapshot.h"
 #include "sync.h"
 #include "worker.h"
 
@@ -162,12 +164,33 @@ worker_register_launcher(void)
 	RegisterBackgroundWorker(&w);
 }
 
-/* SIGHUP rereads the configuration; SIGTERM ends the process at its next CHECK_FOR_INTERRUPTS. */
+/*
+ * Set by SIGTERM in a database's worker (at a server's shutdown, say): it
+ * ends once its round of work is through, shipping a last round of the
+ * parameter sync first, so that a clean restart loses no training.
+ */
+static volatile sig_atomic_t shutdown_pending = false;
+
 static void
-worker_handle_signals(void)
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shutdown_pending = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/*
+ * SIGHUP rereads the configuration; SIGTERM ends the launcher at its next
+ * CHECK_FOR_INTERRUPTS, and a database's worker (graceful) as
+ * worker_sigterm says.
+ */
+static void
+worker_handle_signals(bool graceful)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, graceful ? worker_sigterm : die);
 	BackgroundWorkerUnblockSignals();
 }
 
@@ -640,6 +663,44 @@ replica_round(void)
 }
 
 static bool
+list_models_to_restore(void *arg)
+{
+	ModelList  *list = arg;
+
+	snapshot_forget_unfinished();
+	list->n = restore_list_models(list->ids, monolith_max_models);
+	return true;
+}
+
+static bool
+restore_one(void *arg)
+{
+	return restore_model_by_id(*(int64 *) arg);
+}
+
+/*
+ * On a trainer, once as the worker starts (as the server does, after a
+ * crash too): every model of the database restored from its snapshots and
+ * the sync's rows (restore.c), each in a transaction of its own, before
+ * the first round of the sync ships anything; and temporary files of
+ * snapshots whose writers are gone removed.
+ */
+static void
+restore_models(void)
+{
+	ModelList	list = {palloc(sizeof(int64) * monolith_max_models), 0};
+	bool		done;
+
+	if (!run_in_transaction("listing models to restore", list_models_to_restore, &list, &done))
+		return;
+	for (int i = 0; i < list.n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		(void) run_in_transaction("restoring a model", restore_one, &list.ids[i], &done);
+	}
+}
+
+static bool
 expire_step(void *arg)
 {
 	return expiry_step();
@@ -665,6 +726,17 @@ expiry_round(bool begin, bool *busy)
 	}
 	*busy = run_in_transaction("expiring IDs past their ttl", expire_step, NULL, &done) && done;
 	return !begin || list.n > 0;
+}
+
+/* After SIGTERM: a trainer's last round of the sync, then the end, as die would. */
+static void
+worker_shut_down(void)
+{
+	if (monolith_role == MONOLITH_ROLE_TRAINER && monolith_sync_interval_ms > 0)
+		(void) sync_round();
+	ereport(FATAL,
+			(errcode(ERRCODE_ADMIN_SHUTDOWN),
+			 errmsg("terminating monolith worker due to administrator command")));
 }
 
 /* Time between rounds of the sync, or on a replica of rebuilding (which never stops). */
@@ -705,7 +777,7 @@ monolith_database_worker_main(Datum arg)
 	bool		has_joiners = true;
 	bool		has_models = true;
 
-	worker_handle_signals();
+	worker_handle_signals(true);
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	pgstat_report_appname("monolith worker");
 	if (!worker_claim(database))
@@ -718,6 +790,13 @@ monolith_database_worker_main(Datum arg)
 	SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
 	round_context = AllocSetContextCreate(TopMemoryContext, "monolith worker round",
 										  ALLOCSET_DEFAULT_SIZES);
+	if (monolith_role == MONOLITH_ROLE_TRAINER)
+	{
+		MemoryContextSwitchTo(round_context);
+		restore_models();
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(round_context);
+	}
 	for (;;)
 	{
 		uint64		requests = database_requests(database);
@@ -751,6 +830,8 @@ monolith_database_worker_main(Datum arg)
 		has_models |= expires && monolith_expire_interval_ms > 0 && expiry_has_models;
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(round_context);
+		if (shutdown_pending)
+			worker_shut_down();
 		if (!has_joiners && !has_models && database_done(database, requests))
 			proc_exit(0);
 		sleep_ms = joiners_busy || expiry_busy ? 0 :
@@ -924,7 +1005,7 @@ monolith_launcher_main(Datum arg)
 {
 	LaunchedWorker *launched;
 
-	worker_handle_signals();
+	worker_handle_signals(false);
 	/* Shared catalogs only: pg_database. */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	launched = MemoryContextAllocZero(TopMemoryContext, sizeof(LaunchedWorker) * shared->n_slots);

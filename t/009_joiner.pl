@@ -176,8 +176,8 @@ eval { $victim->kill_kill };
 ok($node->poll_query_until('postgres', 'SELECT true'), 'the server recovers from the crash');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM monolith.joined WHERE key = '-1'}), 0,
 	'nothing of the killed transaction was recorded');
-is($node->safe_psql('postgres', q{SELECT ids FROM monolith.models WHERE name = 'ctr'}), '0',
-	'the model came back empty, from its definition');
+ok($node->safe_psql('postgres', q{SELECT ids FROM monolith.models WHERE name = 'ctr'}) > 0,
+	'the model came back from what the sync had shipped');
 ok(worker_closes(7), 'after crash recovery the worker closes windows again');
 
 # 5. A clean restart: the launcher looks in every database and finds the joiner.
