@@ -1,10 +1,12 @@
 /*
  * crc32c.c
- *		CRC-32C, the reflected polynomial 0x82F63B78 (iSCSI, RFC 3720), by
- *		"slicing by 8": eight tables of 256 entries, eight bytes a step
- *		(after Kounavis and Berry, "A Systematic Approach to Building High
- *		Performance Software-based CRC Generators", 2005).  The tables are
- *		built on first use; building twice at once writes the same values.
+ *		CRC-32C, the reflected polynomial 0x82F63B78 (iSCSI, RFC 3720): with
+ *		the SSE 4.2 crc32 instruction where the CPU has it, eight bytes an
+ *		instruction; else by "slicing by 8": eight tables of 256 entries,
+ *		eight bytes a step (after Kounavis and Berry, "A Systematic Approach
+ *		to Building High Performance Software-based CRC Generators", 2005).
+ *		The tables are built on first use; building twice at once writes the
+ *		same values.
  */
 #include "crc32c.h"
 
@@ -32,8 +34,9 @@ build_table(void)
 	__atomic_store_n(&table_built, 1, __ATOMIC_RELEASE);
 }
 
+/* Any CPU: tables. */
 uint32_t
-crc32c(uint32_t crc, const void *data, size_t n)
+crc32c_portable(uint32_t crc, const void *data, size_t n)
 {
 	const unsigned char *p = data;
 
@@ -54,3 +57,45 @@ crc32c(uint32_t crc, const void *data, size_t n)
 		crc = (crc >> 8) ^ table[0][(crc ^ *p) & 0xff];
 	return ~crc;
 }
+
+#if defined(__x86_64__)
+
+/* The crc32 instruction computes exactly this CRC, eight bytes at a time. */
+__attribute__((target("sse4.2")))
+static uint32_t
+crc32c_sse42(uint32_t crc, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t	c = ~crc;
+
+	for (; n >= 8; n -= 8, p += 8)
+	{
+		uint64_t	word;
+
+		memcpy(&word, p, 8);
+		c = __builtin_ia32_crc32di(c, word);
+	}
+	for (; n > 0; n--, p++)
+		c = __builtin_ia32_crc32qi((uint32_t) c, *p);
+	return ~(uint32_t) c;
+}
+
+uint32_t
+crc32c(uint32_t crc, const void *data, size_t n)
+{
+	static int	has_sse42 = -1;
+
+	if (has_sse42 < 0)
+		has_sse42 = __builtin_cpu_supports("sse4.2");
+	return has_sse42 ? crc32c_sse42(crc, data, n) : crc32c_portable(crc, data, n);
+}
+
+#else
+
+uint32_t
+crc32c(uint32_t crc, const void *data, size_t n)
+{
+	return crc32c_portable(crc, data, n);
+}
+
+#endif

@@ -156,10 +156,12 @@ restore_model(ModelHandle *h, const SnapshotFile *only)
 						h->def.name, (uint64) __atomic_load_n(&h->model->table.live, __ATOMIC_RELAXED),
 						INSTR_TIME_GET_DOUBLE(took)),
 				 loaded != NULL ?
-				 errdetail("From snapshot \"%s\" (" UINT64_FORMAT " IDs), then " UINT64_FORMAT " keys of " UINT64_FORMAT " parts the sync shipped after it.",
-						   loaded->path, summary.entries, applied.keys, applied.parts) :
-				 errdetail("From " UINT64_FORMAT " keys of " UINT64_FORMAT " parts the sync shipped.",
-						   applied.keys, applied.parts)));
+				 errdetail_plural("From snapshot \"%s\" (" UINT64_FORMAT " IDs), then " UINT64_FORMAT " keys of " UINT64_FORMAT " part the sync shipped after it.",
+								  "From snapshot \"%s\" (" UINT64_FORMAT " IDs), then " UINT64_FORMAT " keys of " UINT64_FORMAT " parts the sync shipped after it.",
+								  applied.parts, loaded->path, summary.entries, applied.keys, applied.parts) :
+				 errdetail_plural("From " UINT64_FORMAT " keys of " UINT64_FORMAT " part the sync shipped.",
+								  "From " UINT64_FORMAT " keys of " UINT64_FORMAT " parts the sync shipped.",
+								  applied.parts, applied.keys, applied.parts)));
 	return __atomic_load_n(&h->model->table.live, __ATOMIC_RELAXED);
 }
 

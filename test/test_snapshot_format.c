@@ -24,6 +24,18 @@ test_crc32c(void)
 	for (size_t split = 0; split <= 9; split++)
 		pieces_agree &= crc32c(crc32c(0, digits, split), digits + split, 9 - split) == 0xE3069283u;
 	CHECK(pieces_agree, "a CRC extended piece by piece is the whole's");
+	{
+		unsigned char bytes[4099];
+		bool		agree = crc32c_portable(0, digits, 9) == 0xE3069283u;
+
+		for (size_t i = 0; i < sizeof(bytes); i++)
+			bytes[i] = (unsigned char) (i * 131 + (i >> 3));
+		/* Every length and alignment of a start, both ways. */
+		for (size_t start = 0; start < 9; start++)
+			for (size_t len = 0; start + len <= sizeof(bytes); len += 1 + len / 3)
+				agree &= crc32c(7, bytes + start, len) == crc32c_portable(7, bytes + start, len);
+		CHECK(agree, "the CPU's instruction and the tables agree");
+	}
 }
 
 /* A file of a header and three blocks of sizes 0, 1000 and 5; returns its stream. */
