@@ -17,6 +17,8 @@
 /* A segment this full splits rather than search a cuckoo path (segment_crowded). */
 #define CK_SPLIT_LOAD_NUMERATOR 3
 #define CK_SPLIT_LOAD_DENOMINATOR 4
+/* Buckets whose load stands for their segment's (a power of 2). */
+#define CK_CROWD_WINDOW 128
 /* Least-recently-seen eviction compares this many candidate entries... */
 #define CK_EVICT_SAMPLE 8
 /* ... whose buckets' entries it asks for this many buckets ahead... */
@@ -544,6 +546,21 @@ ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 	CuckooView *v = view_of(t, env);
 
 	return segment_find(t, env, v, segment_of(t, env, v, p.slot), p, key);
+}
+
+/*
+ * Starts bringing a key's two buckets into the cache, for a lookup or an
+ * insert of it soon after, so that a run of them overlaps its cache
+ * misses; under the lock that the lookup needs.
+ */
+void
+ck_prefetch(const CuckooTable *t, const CoreEnv *env, uint64_t key)
+{
+	KeyPlace	p = table_place(t, key);
+	SegmentRef	s = segment_of(t, env, view_of(t, env), p.slot);
+
+	__builtin_prefetch(&s.buckets[p.b1]);
+	__builtin_prefetch(&s.buckets[p.b2]);
 }
 
 /*
@@ -1281,22 +1298,27 @@ segment_split(CuckooTable *t, const CoreEnv *env, uint32_t slot)
  * that inserting takes the table lock exclusive for about one new ID in five,
  * stalling every other trainer and scorer of the model each time.  Splitting
  * at three quarters keeps such keys rare for a few more bytes of index per
- * ID.  Counting the segment's slots costs a read of its 64 KiB index, done
- * only when a path would otherwise be searched.
+ * ID.  The load is that of a window of CK_CROWD_WINDOW buckets around the
+ * key's first (keys spread evenly over a segment's buckets, so 512 slots
+ * tell its load within a few percent): a read of 4 KiB, not of the whole
+ * 64 KiB index, done only when a path would otherwise be searched, which
+ * near the threshold is for one new key in a few.
  */
 static bool
 segment_crowded(const CuckooTable *t, const CoreEnv *env, uint64_t key)
 {
 	KeyPlace	p = table_place(t, key);
 	SegmentRef	seg = segment_of(t, env, view_of(t, env), p.slot);
+	uint64_t	window = segment_mask(t) + 1 < CK_CROWD_WINDOW ? segment_mask(t) + 1 : CK_CROWD_WINDOW;
+	uint64_t	first = p.b1 & ~(window - 1);
 	uint64_t	used = 0;
 
 	if (bucket_free_slot(&seg.buckets[p.b1]) >= 0 || bucket_free_slot(&seg.buckets[p.b2]) >= 0)
 		return false;
-	for (uint64_t b = 0; b <= segment_mask(t); b++)
+	for (uint64_t b = first; b < first + window; b++)
 		for (int s = 0; s < CK_SLOTS; s++)
 			used += seg.buckets[b].ref[s] != 0;
-	return used * CK_SPLIT_LOAD_DENOMINATOR > (segment_mask(t) + 1) * CK_SLOTS * CK_SPLIT_LOAD_NUMERATOR;
+	return used * CK_SPLIT_LOAD_DENOMINATOR > window * CK_SLOTS * CK_SPLIT_LOAD_NUMERATOR;
 }
 
 /* Slot holding key in its two buckets, or -1; sets *bucket. */

@@ -246,6 +246,7 @@ extern void ck_destroy(CuckooTable *t, const CoreEnv *env);
 
 /* Table lock held shared or exclusive. */
 extern CuckooEntry *ck_find(const CuckooTable *t, const CoreEnv *env, uint64_t key);
+extern void ck_prefetch(const CuckooTable *t, const CoreEnv *env, uint64_t key);
 extern CuckooResult ck_find_or_admit(CuckooTable *t, const CoreEnv *env, uint64_t key,
 									 uint32_t now, const CuckooValueInit *init,
 									 CuckooEntry **entry);

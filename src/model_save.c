@@ -31,6 +31,8 @@ enum
 #define SUMMARY_BYTES 24
 /* Bytes of the header's description. */
 #define HEADER_BYTES 256
+/* Records a load looks ahead of the one it inserts. */
+#define LOAD_PREFETCH 8
 
 /*
  * Fields of the header, written or read by one list of them: a cursor over
@@ -540,6 +542,10 @@ load_entries(Model *m, const CoreEnv *env, const unsigned char *p, uint32_t n, b
 	{
 		CuckooEntry *e;
 
+		/* Random places in a big index: the next keys' misses overlap this one's work. */
+		if (i + LOAD_PREFETCH < count)
+			ck_prefetch(&m->table, env, le_get64(p + LOAD_PREFETCH * record_bytes(m)));
+
 		if (ck_insert_exclusive(&m->table, env, le_get64(p), le_get32(p + 8), NULL, &e) == CK_NO_MEMORY)
 		{
 			status = MODEL_FILE_NO_MEMORY;
@@ -555,9 +561,9 @@ load_entries(Model *m, const CoreEnv *env, const unsigned char *p, uint32_t n, b
 	return status;
 }
 
-/* Whether the summary block matches what was read, before the end. */
+/* Whether the summary block matches what was read, and the model's whole dense part and sketch were. */
 static bool
-load_summary(const unsigned char *p, uint32_t n, LoadState *st, ModelFileSummary *summary)
+load_summary(const Model *m, const unsigned char *p, uint32_t n, LoadState *st, ModelFileSummary *summary)
 {
 	if (n != SUMMARY_BYTES)
 		return false;
@@ -566,7 +572,8 @@ load_summary(const unsigned char *p, uint32_t n, LoadState *st, ModelFileSummary
 	summary->sketch_counters = le_get64(p + 16);
 	st->summary = true;
 	return summary->entries == st->entries && summary->dense_floats == st->dense_at &&
-		summary->sketch_counters == st->sketch_at && st->scalars;
+		summary->sketch_counters == st->sketch_at && st->dense_at == dense_floats(m) &&
+		st->sketch_at == sketch_counters(m) && st->scalars;
 }
 
 /*
@@ -621,7 +628,7 @@ model_load(Model *m, const CoreEnv *env, SnapReader *r, const ModelFileHeader *h
 					break;
 				}
 			case BLOCK_SUMMARY:
-				fits = load_summary(buffer, n, &st, summary);
+				fits = load_summary(m, buffer, n, &st, summary);
 				break;
 			default:
 				fits = false;

@@ -942,6 +942,7 @@ shmem_restore_model(ModelHandle *h, const ModelDef *def, const SnapshotFile *fil
 	ModelConfig expected;
 	ModelKey	key = key_of(def);
 	int			index;
+	uint64		ids;
 
 	shmem_require();
 	h->def = *def;
@@ -965,7 +966,10 @@ shmem_restore_model(ModelHandle *h, const ModelDef *def, const SnapshotFile *fil
 	model_snapshot(&h->snapshot, h->model, &h->env);
 	LWLockRelease(shared->lock);
 	release_marked();
-	return restore_state(h, file);
+	ids = restore_state(h, file);
+	/* Call sites bound to the old state look again, and find this one. */
+	pg_atomic_fetch_add_u64(&shared->definitions_version, 1);
+	return ids;
 }
 
 /*
