@@ -219,7 +219,24 @@ stream_write(void *ctx, const void *data, size_t n)
 	return true;
 }
 
-/* SnapRead: false at the file's end, and on a read error, logged (the file is then as if cut there). */
+/* Reads into buf up to n bytes; how many, 0 at the end or on a read error, logged. */
+static size_t
+read_some(FileStream *s, void *buf, size_t n)
+{
+	ssize_t		got = read(s->fd, buf, n);
+
+	if (got < 0)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not read file \"%s\": %m", s->path)));
+	return got > 0 ? (size_t) got : 0;
+}
+
+/*
+ * SnapRead: false at the file's end, and on a read error (the file is then
+ * as if cut there).  What the buffer does not hold of a large request (a
+ * block of entries) is read straight into the caller's memory.
+ */
 static bool
 stream_read(void *ctx, void *out, size_t n)
 {
@@ -230,18 +247,21 @@ stream_read(void *ctx, void *out, size_t n)
 	{
 		size_t		take;
 
+		if (s->at == s->len && n >= IO_BUFFER_BYTES / 16)
+		{
+			take = read_some(s, p, n);
+			if (take == 0)
+				return false;
+			p += take;
+			n -= take;
+			continue;
+		}
 		if (s->at == s->len)
 		{
-			ssize_t		got = read(s->fd, s->buf, IO_BUFFER_BYTES);
-
-			if (got < 0)
-				ereport(LOG,
-						(errcode_for_file_access(),
-						 errmsg("could not read file \"%s\": %m", s->path)));
-			if (got <= 0)
-				return false;
-			s->len = got;
+			s->len = read_some(s, s->buf, IO_BUFFER_BYTES);
 			s->at = 0;
+			if (s->len == 0)
+				return false;
 		}
 		take = Min(n, s->len - s->at);
 		memcpy(p, s->buf + s->at, take);

@@ -95,7 +95,7 @@ crash_a_backend();
 is($node->safe_psql('postgres', $grid), $want,
 	'after a backend is killed, the restored models score as before the crash');
 cmp_ok(restores_logged(), '>', $logged, 'the restore is logged');
-like(slurp_file($node->logfile), qr/From snapshot "[^"]+" \(186 IDs\), then \d+ keys of \d+ parts the sync shipped after it/,
+like(slurp_file($node->logfile), qr/From snapshot "[^"]+" \(186 IDs\), then \d+ keys of \d+ parts? the sync shipped after it/,
 	'from the snapshot, then the sync after it');
 
 train(8001, 11000);
