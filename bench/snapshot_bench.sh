@@ -15,9 +15,11 @@
 # - Scoring during a snapshot: score p50 and p99 of a paced pgbench client
 #   (MONOLITH_SCORE_RATE calls/s, 2000) for MONOLITH_SNAPSHOT_SECONDS (10)
 #   without a snapshot, then while one session takes snapshots one after
-#   another, three times in turn (the machine is shared and noisy): each
+#   another, then, as the floor of writing that much, while dd writes files
+#   of the snapshot's size with conv=fsync one after another (no monolith
+#   in it): three times in turn (the machine is shared and noisy), each
 #   round's p99 and the medians.  pgbench logs to /dev/shm, so that the
-#   client's own log writes are not held up by the snapshot's.
+#   client's own log writes are not held up by the disk's.
 #
 # MONOLITH_SNAPSHOT_IDS sets the sizes (default "1000000 10000000").
 set -euo pipefail
@@ -116,6 +118,7 @@ for ids in $sizes; do
 
 	quiet=()
 	snapping=()
+	writing=()
 	for round in 1 2 3; do
 		read -r p50 p99 <<<"$(score_latency quiet)"
 		quiet+=("$p99")
@@ -125,14 +128,24 @@ for ids in $sizes; do
 		snapper=$!
 		read -r p50_snap p99_snap <<<"$(score_latency snapping)"
 		wait "$snapper" || true
-		# The machine settles (a cancelled snapshot's file goes) before the next quiet round.
+		# The machine settles (a cancelled snapshot's file goes) between rounds.
 		sync
 		sleep 3
 		snapping+=("$p99_snap")
-		echo "  score at $rate/s, round $round: p50 $p50 ms, p99 $p99 ms without a snapshot; p50 $p50_snap ms, p99 $p99_snap ms while snapshots run"
+		( end=$((SECONDS + seconds)); while [ $SECONDS -lt $end ]; do
+			dd if=/dev/zero of="$data/dd.bench" bs=4M count=$(( (bytes + 4194303) / 4194304 )) conv=fsync 2>/dev/null
+			rm -f "$data/dd.bench"; done ) &
+		writer=$!
+		read -r p50_dd p99_dd <<<"$(score_latency writing)"
+		wait "$writer"
+		sync
+		sleep 3
+		writing+=("$p99_dd")
+		echo "  score at $rate/s, round $round: p50/p99 $p50/$p99 ms without a snapshot, $p50_snap/$p99_snap ms while snapshots run, $p50_dd/$p99_dd ms while dd writes"
 	done
 	median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 	q=$(median "${quiet[@]}")
 	s=$(median "${snapping[@]}")
-	echo "  score p99, median of 3: $q ms without a snapshot, $s ms while snapshots run ($(awk -v a="$s" -v b="$q" 'BEGIN { printf "%.2f", a / b }')x)"
+	d=$(median "${writing[@]}")
+	echo "  score p99, median of 3: $q ms without a snapshot, $s ms while snapshots run ($(awk -v a="$s" -v b="$q" 'BEGIN { printf "%.2f", a / b }')x), $d ms while dd writes ($(awk -v a="$s" -v b="$d" 'BEGIN { printf "%.2f", a / b }')x of it)"
 done
