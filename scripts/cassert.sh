@@ -52,17 +52,6 @@ fi
 pg_config_cassert="$build/pg/bin/pg_config"
 "$pg_config_cassert" --configure | grep -q -- --enable-cassert
 
-# pg_cron, which a TAP test preloads, built against it from Debian's source too.
-cron_version=$(apt-cache showsrc pg-cron | awk '/^Version:/ { print $2 }' | sort -V | tail -1)
-echo "== building pg_cron $cron_version against it" >&2
-as_run_user apt-get source -qq --download-only "pg-cron=$cron_version" >/dev/null
-as_run_user dpkg-source -x --no-check pg-cron_"$cron_version".dsc cron >/dev/null
-if ! (as_run_user make -s -C cron PG_CONFIG="$pg_config_cassert" &&
-	  as_run_user make -s -C cron install PG_CONFIG="$pg_config_cassert") > "$build/cron.log" 2>&1; then
-	tail -40 "$build/cron.log" >&2
-	exit 1
-fi
-
 echo "== building monolith against it and running every test" >&2
 work="$build/monolith"
 cp -a "$MONOLITH_ROOT/." "$work/"
