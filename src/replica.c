@@ -267,20 +267,14 @@ replica_rebuild(int64 model_id)
 int
 replica_models_to_rebuild(int64 *ids, int max)
 {
-	InternalQuery q;
+	ModelGrants *models;
+	Oid			extension;
+	int			n_models = catalog_all_grants(&models, &extension);
 	int			n = 0;
 
-	internal_begin(&q);
-	internal_run("SELECT id FROM monolith.model_definitions ORDER BY id", 0, NULL, NULL, true, SPI_OK_SELECT);
-	for (uint64 i = 0; i < SPI_processed && n < max; i++)
-	{
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (!shmem_model_ready(q.scope.extension, id))
-			ids[n++] = id;
-	}
-	internal_end(&q);
+	for (int i = 0; i < n_models && n < max; i++)
+		if (!shmem_model_ready(extension, models[i].id))
+			ids[n++] = models[i].id;
 	return n;
 }
 

@@ -30,7 +30,6 @@
  */
 #include "postgres.h"
 
-#include "executor/spi.h"
 #include "portability/instr_time.h"
 #include "utils/timestamp.h"
 
@@ -60,18 +59,6 @@ reset_state(ModelHandle *h)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("not enough shared memory for model \"%s\"", h->def.name),
 				 errhint("Raise monolith.max_memory or drop other models.")));
-}
-
-/* Says why a snapshot is passed over. */
-static void
-report_unusable(const ModelHandle *h, const SnapshotFile *file, ModelFileStatus status, bool more)
-{
-	ereport(WARNING,
-			(errcode(status == MODEL_FILE_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_DATA_CORRUPTED),
-			 errmsg("snapshot \"%s\" of model \"%s\" is %s", file->path, h->def.name,
-					model_file_status_text(status)),
-			 more ? errdetail("An earlier snapshot is restored instead.") :
-			 errdetail("The model is restored from the parameter sync's rows alone, with fresh optimizer state.")));
 }
 
 /*
@@ -111,13 +98,12 @@ restore_model(ModelHandle *h, const SnapshotFile *only)
 		if (status == MODEL_FILE_OK)
 			loaded = file;
 		else if (only != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("snapshot \"%s\" of model \"%s\" is %s", file->path, h->def.name,
-							model_file_status_text(status))));
+			snapshot_report(ERROR, file, h->def.name, status, NULL);
 		else
 		{
-			report_unusable(h, file, status, i + 1 < n_files);
+			snapshot_report(WARNING, file, h->def.name, status, i + 1 < n_files ?
+							"An earlier snapshot is restored instead." :
+							"The model is restored from the parameter sync's rows alone, with fresh optimizer state.");
 			reset_state(h);
 		}
 	}
@@ -169,20 +155,15 @@ restore_model(ModelHandle *h, const SnapshotFile *only)
 int
 restore_list_models(int64 *ids, int max)
 {
-	InternalQuery q;
-	int			n = 0;
+	ModelGrants *models;
+	Oid			extension;
+	int			n;
 
 	if (!catalog_has_owners())
 		return 0;
-	internal_begin(&q);
-	internal_run("SELECT id FROM monolith.model_definitions ORDER BY id", 0, NULL, NULL, true, SPI_OK_SELECT);
-	for (uint64 i = 0; i < SPI_processed && n < max; i++)
-	{
-		bool		isnull;
-
-		ids[n++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	internal_end(&q);
+	n = Min(catalog_all_grants(&models, &extension), max);
+	for (int i = 0; i < n; i++)
+		ids[i] = models[i].id;
 	return n;
 }
 

@@ -303,6 +303,17 @@ definition_json(const ModelDef *def)
 	return json;
 }
 
+/* Removes a file, saying at elevel (not above WARNING) if it could not. */
+static void
+remove_file(const char *path, int elevel)
+{
+	Assert(elevel < ERROR);
+	if (unlink(path) != 0 && errno != ENOENT)
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not remove file \"%s\": %m", path)));
+}
+
 /* Removes the model's oldest snapshots beyond monolith.snapshots_kept. */
 static void
 prune(const ModelDef *def)
@@ -311,11 +322,20 @@ prune(const ModelDef *def)
 	int			n = snapshot_files(def->extension, def->id, &files);
 
 	for (int i = monolith_snapshots_kept; i < n; i++)
-		if (unlink(files[i].path) != 0 && errno != ENOENT)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("could not remove file \"%s\": %m", files[i].path)));
+		remove_file(files[i].path, WARNING);
 	pfree(files);
+}
+
+/* Says, at elevel, why model's snapshot file cannot be used; detail may be NULL. */
+void
+snapshot_report(int elevel, const SnapshotFile *file, const char *model, ModelFileStatus status,
+				const char *detail)
+{
+	ereport(elevel,
+			(errcode(status == MODEL_FILE_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_DATA_CORRUPTED),
+			 errmsg("snapshot \"%s\" of model \"%s\" is %s", file->path, model,
+					model_file_status_text(status)),
+			 detail != NULL ? errdetail("%s", detail) : 0));
 }
 
 /*
@@ -387,11 +407,50 @@ snapshot_take(ModelHandle *h, SnapshotFile *file, ModelFileSummary *summary, uin
 }
 
 /*
+ * Opens a snapshot file for reading, through s and r, and reads its header
+ * and definition.  A file that cannot be opened (logged), or whose header
+ * names another model than its name does, is corrupt.  Close it with
+ * close_snapshot, whatever the status.
+ */
+static ModelFileStatus
+open_snapshot(FileStream *s, SnapReader *r, const SnapshotFile *file, ModelFileHeader *header)
+{
+	char	   *definition;
+	uint32		definition_len;
+	ModelFileStatus status;
+
+	stream_open(s, file->path, O_RDONLY);
+	if (s->fd < 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", file->path)));
+		return MODEL_FILE_CORRUPT;
+	}
+	(void) posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	snap_reader_init(r, stream_read, s);
+	definition = palloc(MAX_DEFINITION_BYTES);
+	status = model_read_header(r, header, definition, MAX_DEFINITION_BYTES, &definition_len);
+	pfree(definition);
+	if (status == MODEL_FILE_OK &&
+		(header->database != MyDatabaseId || header->extension != file->extension ||
+		 header->model_id != file->model_id || header->taken_at != file->taken_at))
+		status = MODEL_FILE_CORRUPT;
+	return status;
+}
+
+static void
+close_snapshot(FileStream *s)
+{
+	if (s->fd >= 0)
+		CloseTransientFile(s->fd);
+	pfree(s->buf);
+}
+
+/*
  * Reads a snapshot file into the handle's empty model (see model_load),
  * its entries keeping their rounds of change if it is of the state
- * incarnation rounds_of; the header read, and what the file holds.  A
- * file that cannot be opened, or is of another model than its name says,
- * is corrupt.
+ * incarnation rounds_of; the header read, and what the file holds.
  */
 ModelFileStatus
 snapshot_load(ModelHandle *h, const SnapshotFile *file, TimestampTz rounds_of,
@@ -399,33 +458,17 @@ snapshot_load(ModelHandle *h, const SnapshotFile *file, TimestampTz rounds_of,
 {
 	FileStream	s;
 	SnapReader	r;
-	char	   *definition = palloc(MAX_DEFINITION_BYTES);
-	unsigned char *buffer = palloc(model_file_buffer_bytes(h->model));
-	uint32		definition_len;
-	ModelFileStatus status;
+	ModelFileStatus status = open_snapshot(&s, &r, file, header);
 
-	stream_open(&s, file->path, O_RDONLY);
-	if (s.fd < 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", file->path)));
-		return MODEL_FILE_CORRUPT;
-	}
-	(void) posix_fadvise(s.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	snap_reader_init(&r, stream_read, &s);
-	status = model_read_header(&r, header, definition, MAX_DEFINITION_BYTES, &definition_len);
-	if (status == MODEL_FILE_OK &&
-		(header->database != MyDatabaseId || header->extension != file->extension ||
-		 header->model_id != file->model_id || header->taken_at != file->taken_at))
-		status = MODEL_FILE_CORRUPT;
 	if (status == MODEL_FILE_OK)
+	{
+		unsigned char *buffer = palloc(model_file_buffer_bytes(h->model));
+
 		status = model_load(h->model, &h->env, &r, header, header->incarnation == rounds_of,
 							buffer, summary);
-	CloseTransientFile(s.fd);
-	pfree(s.buf);
-	pfree(buffer);
-	pfree(definition);
+		pfree(buffer);
+	}
+	close_snapshot(&s);
 	return status;
 }
 
@@ -440,30 +483,26 @@ snapshot_check(const ModelHandle *h, const SnapshotFile *file)
 	FileStream	s;
 	SnapReader	r;
 	ModelFileHeader header;
-	size_t		cap = model_file_buffer_bytes(h->model);
-	unsigned char *buffer = palloc(Max(cap, MAX_DEFINITION_BYTES));
-	uint32		n;
-	uint32		kind;
-	ModelFileStatus status;
-	SnapStatus	block = SNAP_OK;
+	ModelFileStatus status = open_snapshot(&s, &r, file, &header);
 
-	stream_open(&s, file->path, O_RDONLY);
-	if (s.fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", file->path)));
-	snap_reader_init(&r, stream_read, &s);
-	status = model_read_header(&r, &header, buffer, MAX_DEFINITION_BYTES, &n);
 	if (status == MODEL_FILE_OK && !model_file_fits(&header, h->model))
 		status = MODEL_FILE_OTHER_SHAPE;
-	while (status == MODEL_FILE_OK && block == SNAP_OK)
-		block = snap_read_block(&r, &kind, buffer, (uint32) cap, &n);
-	if (status == MODEL_FILE_OK && block != SNAP_END)
-		status = block == SNAP_TRUNCATED ? MODEL_FILE_TRUNCATED :
-			block == SNAP_TOO_NEW ? MODEL_FILE_TOO_NEW : MODEL_FILE_CORRUPT;
-	CloseTransientFile(s.fd);
-	pfree(s.buf);
-	pfree(buffer);
+	if (status == MODEL_FILE_OK)
+	{
+		uint32		cap = (uint32) model_file_buffer_bytes(h->model);
+		unsigned char *buffer = palloc(cap);
+		uint32		n;
+		uint32		kind;
+		SnapStatus	block;
+
+		while ((block = snap_read_block(&r, &kind, buffer, cap, &n)) == SNAP_OK)
+			;
+		if (block != SNAP_END)
+			status = block == SNAP_TRUNCATED ? MODEL_FILE_TRUNCATED :
+				block == SNAP_TOO_NEW ? MODEL_FILE_TOO_NEW : MODEL_FILE_CORRUPT;
+		pfree(buffer);
+	}
+	close_snapshot(&s);
 	return status;
 }
 
@@ -478,45 +517,24 @@ snapshot_describe(const SnapshotFile *file, ModelFileHeader *header, ModelFileSu
 {
 	FileStream	s;
 	SnapReader	r;
-	char	   *definition = palloc(MAX_DEFINITION_BYTES);
-	uint32		definition_len;
 	unsigned char tail[MODEL_FILE_TAIL_BYTES];
 	struct stat st;
-	ModelFileStatus status;
+	ModelFileStatus status = open_snapshot(&s, &r, file, header);
 
-	*bytes = 0;
-	stream_open(&s, file->path, O_RDONLY);
-	if (s.fd < 0)
-		return MODEL_FILE_CORRUPT;
-	snap_reader_init(&r, stream_read, &s);
-	status = model_read_header(&r, header, definition, MAX_DEFINITION_BYTES, &definition_len);
-	if (fstat(s.fd, &st) == 0)
-		*bytes = st.st_size;
+	*bytes = s.fd >= 0 && fstat(s.fd, &st) == 0 ? st.st_size : 0;
 	if (status == MODEL_FILE_OK &&
 		(*bytes < MODEL_FILE_TAIL_BYTES ||
 		 pg_pread(s.fd, tail, sizeof(tail), *bytes - sizeof(tail)) != sizeof(tail) ||
 		 !model_file_tail(tail, summary)))
 		status = MODEL_FILE_TRUNCATED;
-	CloseTransientFile(s.fd);
-	pfree(s.buf);
-	pfree(definition);
+	close_snapshot(&s);
 	return status;
-}
-
-/* Removes a file; at commit or abort, where it must not fail. */
-static void
-remove_quietly(const char *path)
-{
-	if (unlink(path) != 0 && errno != ENOENT)
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("could not remove file \"%s\": %m", path)));
 }
 
 /*
  * Removes the snapshot files of the states a release of scope and key
  * frees for good (see lifecycle.c); at commit or abort, so nothing here
- * may fail.
+ * may fail: what cannot be removed is logged.
  */
 void
 snapshot_forget(ReleaseScope scope, const ModelKey *key)
@@ -544,7 +562,7 @@ snapshot_forget(ReleaseScope scope, const ModelKey *key)
 		if (scope == RELEASE_INSTALLATION && (Oid) extension != key->extension)
 			continue;
 		snprintf(path, MAXPGPATH, "%s/%s", dir, de->d_name);
-		remove_quietly(path);
+		remove_file(path, LOG);
 	}
 	FreeDir(d);
 	if (scope == RELEASE_DATABASE && rmdir(dir) != 0 && errno != ENOENT)
@@ -582,7 +600,7 @@ snapshot_forget_unfinished(void)
 		if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH))
 			continue;
 		snprintf(path, MAXPGPATH, "%s/%s", dir, de->d_name);
-		remove_quietly(path);
+		remove_file(path, LOG);
 	}
 	FreeDir(d);
 }

@@ -29,6 +29,8 @@ extern ModelFileStatus snapshot_load(ModelHandle *h, const SnapshotFile *file, T
 extern ModelFileStatus snapshot_check(const ModelHandle *h, const SnapshotFile *file);
 extern ModelFileStatus snapshot_describe(const SnapshotFile *file, ModelFileHeader *header,
 										 ModelFileSummary *summary, uint64 *bytes);
+extern void snapshot_report(int elevel, const SnapshotFile *file, const char *model,
+							ModelFileStatus status, const char *detail);
 extern void snapshot_forget(ReleaseScope scope, const ModelKey *key);
 extern void snapshot_forget_unfinished(void);
 

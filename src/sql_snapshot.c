@@ -168,16 +168,9 @@ monolith_restore(PG_FUNCTION_ARGS)
 		if (status == MODEL_FILE_OK)
 			chosen = &files[i];
 		else if (!PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("snapshot \"%s\" of model \"%s\" is %s", files[i].path, def.name,
-							model_file_status_text(status))));
+			snapshot_report(ERROR, &files[i], def.name, status, NULL);
 		else
-			ereport(WARNING,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("snapshot \"%s\" of model \"%s\" is %s", files[i].path, def.name,
-							model_file_status_text(status)),
-					 errdetail("An earlier snapshot is tried instead.")));
+			snapshot_report(WARNING, &files[i], def.name, status, "An earlier snapshot is tried instead.");
 	}
 	if (chosen == NULL && !PG_ARGISNULL(1))
 		ereport(ERROR,

@@ -622,6 +622,21 @@ sync_round(void)
 	return list.n > 0;
 }
 
+/* Runs step on each model of list, each in a transaction of its own; whether any failed. */
+static bool
+each_model(ModelList *list, const char *activity, bool (*step) (void *arg))
+{
+	bool		done;
+	bool		failed = false;
+
+	for (int i = 0; i < list->n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		failed |= !run_in_transaction(activity, step, &list->ids[i], &done);
+	}
+	return failed;
+}
+
 static bool
 list_unready_models(void *arg)
 {
@@ -649,17 +664,10 @@ replica_round(void)
 {
 	ModelList	list = {palloc(sizeof(int64) * monolith_max_models), 0};
 	bool		done;
-	bool		failed = false;
 
 	if (!run_in_transaction("listing models to rebuild", list_unready_models, &list, &done))
 		return true;
-	for (int i = 0; i < list.n; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		failed |= !run_in_transaction("rebuilding a model from the replicated tables",
-									  rebuild_model, &list.ids[i], &done);
-	}
-	return failed;
+	return each_model(&list, "rebuilding a model from the replicated tables", rebuild_model);
 }
 
 static bool
@@ -693,11 +701,7 @@ restore_models(void)
 
 	if (!run_in_transaction("listing models to restore", list_models_to_restore, &list, &done))
 		return;
-	for (int i = 0; i < list.n; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		(void) run_in_transaction("restoring a model", restore_one, &list.ids[i], &done);
-	}
+	(void) each_model(&list, "restoring a model", restore_one);
 }
 
 static bool

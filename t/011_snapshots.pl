@@ -143,6 +143,29 @@ my $log = slurp_file($node->logfile);
 like($log, qr/WARNING:  snapshot "\Q$truncated\E" of model "fm" is truncated/, 'the truncated one is logged');
 like($log, qr/WARNING:  snapshot "\Q$corrupt\E" of model "fm" is corrupt/, 'the corrupt one is logged');
 
+# A whole snapshot of deep's, copied under another name (an hour later):
+# its header says otherwise, so an explicit restore of it is refused, as
+# corrupt, before deep's state is touched (nothing is restored, not even
+# by itself).
+my ($deep_file) = $node->safe_psql('postgres',
+	q{SELECT file FROM monolith.snapshots WHERE model = 'deep' ORDER BY taken_at DESC LIMIT 1});
+my ($misplaced, $misplaced_at) = do {
+	my ($head, $ts) = $deep_file =~ m{^(.*-)(\d+)\.snap$} or die "no snapshot name in $deep_file";
+	("$head" . ($ts + 3_600_000_000) . '.snap', $ts + 3_600_000_000);
+};
+PostgreSQL::Test::Utils::append_to_file($node->data_dir . '/' . $misplaced,
+	slurp_file($node->data_dir . '/' . $deep_file));
+my $deep_grid = $node->safe_psql('postgres', $grid);
+my $deep_restores = () = slurp_file($node->logfile) =~ /model "deep" restored with/g;
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	qq{SELECT monolith.restore('deep', timestamptz '2000-01-01 00:00:00+00' + interval '1 microsecond' * $misplaced_at)});
+like($stderr, qr/ERROR:  snapshot "\Q$misplaced\E" of model "deep" is corrupt/,
+	'a snapshot file under another name is refused');
+is($node->safe_psql('postgres', $grid), $deep_grid, 'and the model is left as it was');
+is(scalar(() = slurp_file($node->logfile) =~ /model "deep" restored with/g), $deep_restores,
+	'its state untouched: nothing was restored');
+unlink($node->data_dir . '/' . $misplaced) or die "could not remove $misplaced: $!";
+
 # A crash under load: two sessions train, each example's commit logged, and
 # a backend is killed.  The training lost is what the sync had not shipped.
 $node->safe_psql('postgres', q{

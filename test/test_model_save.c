@@ -66,6 +66,22 @@ load(Trained *t, SnapStream *s, ModelFileHeader *header, bool keep_rounds)
 	return status;
 }
 
+/*
+ * Restores t's empty model from a stream as a server does: the file, then
+ * the round under way is the file's (with note_all, every key ships).
+ */
+static ModelFileStatus
+restore_from(Trained *t, SnapStream *s, ModelFileHeader *header, bool keep_rounds, bool note_all)
+{
+	ModelRestore restore;
+	ModelFileStatus status = load(t, s, header, keep_rounds);
+
+	model_restore_begin(&t->model, &restore);
+	model_restore_end(&t->model, &t->heap.env, &restore, status == MODEL_FILE_OK ? header->round : 1,
+					  note_all);
+	return status;
+}
+
 /* Compares every entry of a with b's entry of its key. */
 typedef struct Compare
 {
@@ -100,7 +116,6 @@ test_round_trip(void)
 	ModelFileSummary tail;
 	SnapStream	s;
 	Compare		c;
-	ModelRestore restore;
 	bool		same_predictions = true;
 
 	EXPECT(trained_init(&a, &config, 1), "model_init");
@@ -115,9 +130,7 @@ test_round_trip(void)
 	CHECK(model_file_tail(s.data + s.len - MODEL_FILE_TAIL_BYTES, &tail) &&
 		  tail.entries == summary.entries, "the tail gives the summary");
 
-	CHECK(load(&b, &s, &read, true) == MODEL_FILE_OK, "load");
-	model_restore_begin(&b.model, &restore);
-	model_restore_end(&b.model, &b.heap.env, &restore, read.round, false);
+	CHECK(restore_from(&b, &s, &read, true, false) == MODEL_FILE_OK, "load");
 	CHECK(read.model_id == 9 && read.database == 5 && read.extension == 16384 &&
 		  read.taken_at == 123456789 && read.incarnation == 42 && read.round == written.round,
 		  "the header's fields come back");
@@ -156,7 +169,6 @@ test_sketch_round_trip(void)
 	Trained		b;
 	ModelFileHeader header;
 	ModelFileSummary summary;
-	ModelRestore restore;
 	SnapStream	s;
 	uint64_t	live;
 
@@ -169,12 +181,10 @@ test_sketch_round_trip(void)
 	s = save(&a, &header, &summary);
 	CHECK(summary.sketch_counters == (uint64_t) 4 << 10, "the sketch is written");
 	{
-		ModelFileStatus status = load(&b, &s, &header, false);
+		ModelFileStatus status = restore_from(&b, &s, &header, false, false);
 
 		CHECK(status == MODEL_FILE_OK, "load: %s", model_file_status_text(status));
 	}
-	model_restore_begin(&b.model, &restore);
-	model_restore_end(&b.model, &b.heap.env, &restore, 1, false);
 	CHECK(b.model.table.live == live, "the admitted come back");
 	/* Example 97's user (97 % 97) was seen once, in example 0: its second sighting admits it on both. */
 	train(&a, 97, 1);
@@ -293,7 +303,6 @@ test_save_misses_no_moved_key(void)
 	Trained		b;
 	ModelFileHeader header;
 	ModelFileSummary summary;
-	ModelRestore restore;
 	SnapStream	s;
 	Compare		c;
 	uint64_t	deleted = 0;
@@ -319,9 +328,7 @@ test_save_misses_no_moved_key(void)
 	a.heap.env.between_pieces = NULL;
 	CHECK(a.model.table.relocations > moved_before, "the shrink moved entries during the save (%llu)",
 		  (unsigned long long) (a.model.table.relocations - moved_before));
-	CHECK(load(&b, &s, &header, false) == MODEL_FILE_OK, "load");
-	model_restore_begin(&b.model, &restore);
-	model_restore_end(&b.model, &b.heap.env, &restore, 1, false);
+	CHECK(restore_from(&b, &s, &header, false, false) == MODEL_FILE_OK, "load");
 	c = (Compare) {&b, 0, 0};
 	ck_scan(&a.model.table, &a.heap.env, compare_entry, &c);
 	CHECK(c.differ == 0, "%llu of the %llu live keys are missing or differ", (unsigned long long) c.differ,
@@ -363,7 +370,6 @@ test_restore_notes_changes(void)
 	Trained		b;
 	ModelFileHeader header;
 	ModelFileSummary summary;
-	ModelRestore restore;
 	SnapStream	s;
 	uint32_t	late_round;
 	uint64_t	live_before;
@@ -387,18 +393,14 @@ test_restore_notes_changes(void)
 	s = save(&a, &header, &summary);
 
 	EXPECT(trained_init(&b, &config, 1), "model_init");
-	CHECK(load(&b, &s, &header, true) == MODEL_FILE_OK, "load");
-	model_restore_begin(&b.model, &restore);
-	model_restore_end(&b.model, &b.heap.env, &restore, late_round, false);
+	CHECK(restore_from(&b, &s, &header, true, false) == MODEL_FILE_OK, "load");
 	CHECK(b.model.table.round == late_round, "the restored round is under way");
 	CHECK(keys_shipped(&b) == 5, "the next round ships the 5 keys of the late round, %llu IDs in all",
 		  (unsigned long long) live_before);
 	trained_free(&b);
 
 	EXPECT(trained_init(&b, &config, 1), "model_init");
-	CHECK(load(&b, &s, &header, false) == MODEL_FILE_OK, "load");
-	model_restore_begin(&b.model, &restore);
-	model_restore_end(&b.model, &b.heap.env, &restore, 1, true);
+	CHECK(restore_from(&b, &s, &header, false, true) == MODEL_FILE_OK, "load");
 	CHECK(keys_shipped(&b) == b.model.table.live, "with note_all, the next round ships every key");
 	free(s.data);
 	trained_free(&a);
